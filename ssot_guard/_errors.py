@@ -1,0 +1,48 @@
+"""Exception and warning types raised or emitted by the guard.
+
+The hierarchy follows SPEC §2: every exception derives from :class:`SSOTGuardError`
+and also from the built-in type that the violated statement would raise anyway, so
+existing ``except ImportError`` / ``except AttributeError`` clauses keep their meaning.
+"""
+
+from __future__ import annotations
+
+
+class SSOTGuardError(Exception):
+    """Base class of every exception the guard raises."""
+
+
+class ConfigError(SSOTGuardError, ValueError):
+    """Invalid configuration: names the source, the key and what was expected."""
+
+
+class GuardImportError(SSOTGuardError, ImportError):
+    """A violation at ``error`` severity in an ``from m import x`` statement."""
+
+
+class GuardAttributeError(SSOTGuardError, AttributeError):
+    """A violation at ``error`` severity in an attribute read (``m.x``, ``getattr``)."""
+
+
+class GuardTypeError(SSOTGuardError, TypeError):
+    """A class rule at ``error`` severity (non-canonical instance, second singleton)."""
+
+
+class ViolationsError(SSOTGuardError):
+    """Raised at the end of a run that recorded violations at ``error`` severity."""
+
+
+class SSOTGuardWarning(Warning):
+    """Base class of every warning the guard emits."""
+
+
+class ImportRuleWarning(SSOTGuardWarning, RuntimeWarning):
+    """Import cycles, partial modules, double and missing imports (SSOT001-003, 008, 009)."""
+
+
+class ClassRuleWarning(SSOTGuardWarning, DeprecationWarning):
+    """Canonical-class rules (SSOT004, SSOT005, SSOT007)."""
+
+
+class CompatShimWarning(SSOTGuardWarning, DeprecationWarning):
+    """A removed or moved name was used through a compat shim (SSOT006)."""

@@ -1,0 +1,75 @@
+"""Attribution: the first stack frame that belongs to user code (SPEC §3.2).
+
+Frames of ``ssot_guard`` itself, of ``wrapt`` and of ``importlib`` (frozen bootstrap and the
+package) are skipped, so a location names the user's statement even under wrappers.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from types import FrameType
+from typing import Final, NamedTuple
+
+import wrapt
+
+_OWN_DIR: Final = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_WRAPT_DIR: Final = os.path.dirname(os.path.abspath(wrapt.__file__)) + os.sep
+_IMPORTLIB_DIR: Final = os.path.dirname(os.path.abspath(importlib.__file__ or "")) + os.sep
+_FROZEN: Final = frozenset(
+    {
+        "<frozen importlib._bootstrap>",
+        "<frozen importlib._bootstrap_external>",
+        "<frozen zipimport>",
+    }
+)
+_SKIP_PREFIXES: Final = (_OWN_DIR, _WRAPT_DIR, _IMPORTLIB_DIR)
+_OWN_DEMO_DIR: Final = _OWN_DIR + "_demo" + os.sep
+
+
+class Location(NamedTuple):
+    """Where user code did something: absolute file name, line and module name."""
+
+    filename: str
+    lineno: int
+    module: str | None
+
+
+def is_internal(filename: str) -> bool:
+    """True for frames of the guard, wrapt and importlib (the bundled demo is user code)."""
+    if filename in _FROZEN:
+        return True
+    if filename.startswith(_OWN_DEMO_DIR):
+        return False
+    return filename.startswith(_SKIP_PREFIXES)
+
+
+def user_frame(start: FrameType | None = None) -> FrameType | None:
+    """The first frame, walking outwards from *start*, that is user code."""
+    frame: FrameType | None = start if start is not None else sys._getframe(1)
+    while frame is not None:
+        if not is_internal(frame.f_code.co_filename):
+            return frame
+        frame = frame.f_back
+    return None
+
+
+def user_location(start: FrameType | None = None) -> Location | None:
+    frame = user_frame(start if start is not None else sys._getframe(1))
+    if frame is None:
+        return None
+    return Location(frame.f_code.co_filename, frame.f_lineno, frame.f_globals.get("__name__"))
+
+
+def display_path(filename: str, root: str) -> str:
+    """*filename* relative to the project *root* when it lies below it, else unchanged."""
+    if root and filename.startswith(root.rstrip(os.sep) + os.sep):
+        return filename[len(root.rstrip(os.sep)) + 1 :]
+    return filename
+
+
+def format_location(location: Location | None, root: str) -> str | None:
+    if location is None:
+        return None
+    return f"{display_path(location.filename, root)}:{location.lineno}"

@@ -1,0 +1,708 @@
+"""The guard: install/uninstall, the import records, event dispatch and the report."""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import itertools
+import json
+import os
+import platform
+import runpy
+import sys
+import tempfile
+import threading
+import traceback
+from collections.abc import Callable, Iterator
+from importlib.machinery import ModuleSpec
+from types import FrameType, ModuleType
+from typing import Any, Final
+
+import wrapt
+
+from ._config import KWARG_SOURCE, Settings, load_settings
+from ._errors import ConfigError
+from ._events import ChainLink, Event, EventStore
+from ._frames import Location, format_location, user_location
+from ._hook import (
+    ExecFrame,
+    GuardFinder,
+    ImportRecord,
+    LoaderProxy,
+    ThreadState,
+    module_dict,
+    now_ns,
+    spec_origin,
+    unwrap_loader,
+    wrap_spec,
+)
+from ._participant import Participant
+from ._policy import Policy
+
+REPORT_SCHEMA: Final = "ssot_guard.report/1"
+
+Listener = Callable[[Event, bool], None]
+
+
+class Scope:
+    """Decides which modules are first-party (SPEC §1)."""
+
+    def __init__(self, packages: tuple[str, ...], root: str) -> None:
+        self.packages = packages
+        self.root = root.rstrip(os.sep) + os.sep
+        excluded = {sys.prefix, sys.base_prefix, sys.exec_prefix}
+        self._excluded = tuple(p.rstrip(os.sep) + os.sep for p in excluded if p)
+
+    def is_first_party(self, name: str, origin: str | None) -> bool:
+        if self.packages:
+            for package in self.packages:
+                if name == package or name.startswith(package + "."):
+                    return True
+            return False
+        return self.path_is_first_party(origin)
+
+    def path_is_first_party(self, origin: str | None) -> bool:
+        if not origin or not origin.startswith(self.root):
+            return False
+        if origin.startswith(self._excluded):
+            return False
+        return not ("site-packages" in origin or "dist-packages" in origin)
+
+
+class Guard:
+    """An installed guard. Obtain one with :func:`ssot_guard.install`."""
+
+    def __init__(self, settings: Settings, *, logger: Any = None) -> None:
+        self.settings = settings
+        self.scope = Scope(settings.packages, settings.project_root)
+        self.policy = Policy(logger)
+        self.events = EventStore()
+        self.records: list[ImportRecord] = []
+        self.preloaded: list[str] = []
+        self.executing: dict[str, ExecFrame] = {}
+        self.installed = False
+        self._logger = logger
+        self._state = ThreadState()
+        self._seq = itertools.count(1)
+        self._t0 = now_ns()
+        self._finder = GuardFinder(self)
+        self._enabled = True
+        self._listeners: list[Listener] = []
+        self._participants: list[Participant] = []
+        self._internal_errors: dict[str, str] = {}
+        self._severity = settings.severities()
+        self._runpy_original: Any = None
+        self._atexit_registered = False
+        self._logged_internal: set[str] = set()
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def finder(self) -> GuardFinder:
+        return self._finder
+
+    @property
+    def mode(self) -> str:
+        return self.settings.mode
+
+    def severity(self, code: str) -> str:
+        """The effective severity of rule *code* (``off``, ``log``, ``warn``, ``error``)."""
+        return self._severity[code]
+
+    def set_severity(self, code: str, severity: str) -> None:
+        """Change one rule's severity at run time (the pytest marker uses this)."""
+        self._severity[code] = severity
+
+    @contextlib.contextmanager
+    def severities(self, overrides: dict[str, str]) -> Iterator[None]:
+        """Temporarily override severities, restoring them afterwards."""
+        saved = dict(self._severity)
+        self._severity.update(overrides)
+        try:
+            yield
+        finally:
+            self._severity.clear()
+            self._severity.update(saved)
+
+    def add_listener(self, listener: Listener) -> None:
+        """Call ``listener(event, is_new)`` for every occurrence, outside import locks."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
+
+    def failures(self) -> list[Event]:
+        """Events recorded at ``error`` severity: the run must fail because of them."""
+        return [event for event in self.events if event.severity == "error"]
+
+    @property
+    def internal_errors(self) -> dict[str, str]:
+        """Features disabled after an internal error, with a one-line description."""
+        return dict(self._internal_errors)
+
+    def participant(self, feature: str) -> Participant | None:
+        for participant in self._participants:
+            if participant.feature == feature:
+                return participant
+        return None
+
+    def display(self, location: Location | None) -> str | None:
+        """``file:line`` relative to the project root."""
+        return format_location(location, self.settings.project_root)
+
+    def report(self) -> dict[str, Any]:
+        """The JSON-serialisable report of SPEC §3.3."""
+        with self.busy():
+            imports = [self._record_dict(record) for record in list(self.records)]
+            events = [event.as_dict() for event in self.events]
+            by_rule: dict[str, int] = {}
+            for event in events:
+                by_rule[event["rule"]] = by_rule.get(event["rule"], 0) + event["count"]
+            return {
+                "schema": REPORT_SCHEMA,
+                "config": self.settings.as_dict(),
+                "python": {
+                    "version": platform.python_version(),
+                    "implementation": platform.python_implementation(),
+                    "executable": sys.executable,
+                },
+                "preloaded": list(self.preloaded),
+                "imports": imports,
+                "events": events,
+                "summary": {
+                    "imports": len(imports),
+                    "first_party_imports": sum(1 for r in imports if r["first_party"]),
+                    "events": len(events),
+                    "occurrences": sum(e["count"] for e in events),
+                    "by_rule": dict(sorted(by_rule.items())),
+                    "errors": sum(1 for e in events if e["severity"] == "error"),
+                    "dropped_events": self.events.dropped,
+                    "internal_errors": dict(self._internal_errors),
+                    **self._participant_summary(),
+                },
+            }
+
+    def write_report(self, path: str | os.PathLike[str]) -> str:
+        """Write :meth:`report` as JSON atomically (temporary file, then rename)."""
+        target = os.path.abspath(os.fspath(path))
+        data = self.report()
+        folder = os.path.dirname(target) or "."
+        os.makedirs(folder, exist_ok=True)
+        with self.busy():
+            handle, temp = tempfile.mkstemp(prefix=".ssot-guard-", suffix=".json", dir=folder)
+            try:
+                with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                    json.dump(data, stream, indent=2, sort_keys=False)
+                    stream.write("\n")
+                os.replace(temp, target)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(temp)
+                raise
+        return target
+
+    def violation(
+        self,
+        code: str,
+        *,
+        subject: str,
+        message: str,
+        location: Location | None = None,
+        frame: FrameType | None = None,
+        chain: tuple[ChainLink, ...] = (),
+        **fields: Any,
+    ) -> Event | None:
+        """Record one occurrence of rule *code*; ``None`` when the rule is off.
+
+        The caller raises at ``error`` severity where that is the rule's contract; this
+        method only records, and dispatches now or when the thread's import stack empties.
+        """
+        severity = self._severity[code]
+        if severity == "off":
+            return None
+        if location is None:
+            location = user_location(frame if frame is not None else sys._getframe(1))
+        event = Event(
+            rule=code,
+            severity=severity,
+            subject=subject,
+            location=self.display(location),
+            message=message,
+            chain=chain,
+            thread=threading.current_thread().name,
+            fields=fields,
+            origin=tuple(location) if location is not None else None,  # type: ignore[arg-type]
+        )
+        stored, is_new = self.events.add(event)
+        state = self._state
+        if state.stack or state.finding:
+            state.pending.append((stored, is_new))
+        else:
+            self._dispatch(stored, is_new)
+        return stored
+
+    def internal_error(self, feature: str, error: BaseException) -> None:
+        """Disable *feature* after a bug in the guard; emit one event per feature."""
+        if feature in self._internal_errors:
+            return
+        where = ""
+        frames = traceback.extract_tb(error.__traceback__)
+        if frames:
+            last = frames[-1]
+            where = f" at {os.path.basename(last.filename)}:{last.lineno}"
+        self._internal_errors[feature] = f"{type(error).__name__}{where}"
+        for participant in self._participants:
+            if participant.feature == feature:
+                participant.enabled = False
+        if feature == "finder":
+            self._enabled = False
+        if not (self._state.stack or self._state.finding):
+            self._log_internal(feature)
+
+    # ------------------------------------------------------------------ internals
+
+    @contextlib.contextmanager
+    def busy(self) -> Iterator[None]:
+        """Mark guard work on this thread: imports made meanwhile are not recorded."""
+        state = self._state
+        state.busy += 1
+        try:
+            yield
+        finally:
+            state.busy -= 1
+
+    def _log_internal(self, feature: str) -> None:
+        with self.busy():
+            try:
+                self.policy.log(
+                    "ssot_guard.internal_error",
+                    "error",
+                    feature=feature,
+                    error=self._internal_errors.get(feature, ""),
+                )
+            except Exception:  # logging itself failing must not break the program
+                pass
+
+    def _dispatch(self, event: Event, is_new: bool) -> None:
+        with self.busy():
+            if is_new:
+                self.policy.emit(event)
+            for listener in list(self._listeners):
+                try:
+                    listener(event, is_new)
+                except Exception as error:
+                    self.internal_error("listener", error)
+
+    def _flush(self, *, swallow: bool) -> None:
+        """Dispatch the events buffered while this thread was importing."""
+        state = self._state
+        pending = state.pending
+        while pending:
+            event, is_new = pending.popleft()
+            if swallow:
+                try:
+                    self._dispatch(event, is_new)
+                except Exception:
+                    pass
+            else:
+                self._dispatch(event, is_new)
+        for feature in list(self._internal_errors):
+            if feature not in self._logged_internal:
+                self._logged_internal.add(feature)
+                self._log_internal(feature)
+
+    def _participant_spec(
+        self, fullname: str, path: Any, target: ModuleType | None
+    ) -> ModuleSpec | None:
+        for participant in self._participants:
+            if not participant.enabled:
+                continue
+            try:
+                spec = participant.find_spec(fullname, path, target)
+            except Exception as error:
+                self.internal_error(participant.feature, error)
+                continue
+            if spec is not None:
+                return spec
+        return None
+
+    def _wrap_spec(self, spec: ModuleSpec, target: ModuleType | None) -> ModuleSpec:
+        try:
+            if spec.loader is None and spec.submodule_search_locations is not None:
+                self._record_namespace(spec)
+            return wrap_spec(spec, self, target is not None)
+        except Exception as error:
+            self.internal_error("finder", error)
+            return spec
+
+    def _record_namespace(self, spec: ModuleSpec) -> None:
+        state = self._state
+        stack = state.stack
+        parent = stack[-1].record.name if stack else None
+        location = user_location(sys._getframe(1))
+        record = ImportRecord(
+            seq=next(self._seq),
+            name=spec.name,
+            parent=parent,
+            origin="namespace",
+            thread=threading.current_thread().name,
+            depth=len(stack),
+            start_us=(now_ns() - self._t0) // 1000,
+            first_party=self.scope.is_first_party(spec.name, None),
+        )
+        if location is not None:
+            record.location_file, record.location_line = location.filename, location.lineno
+        self.records.append(record)
+
+    def _enter(
+        self,
+        proxy: LoaderProxy,
+        inner: Any,
+        module: ModuleType,
+        reload: bool,
+        caller: FrameType | None,
+    ) -> ExecFrame | None:
+        """Restore the original loader, then push the module on the thread's stack."""
+        namespace = module_dict(module)
+        spec = namespace.get("__spec__")
+        try:
+            if spec is not None and getattr(spec, "loader", None) is proxy:
+                spec.loader = inner
+        except (AttributeError, TypeError):
+            pass
+        if namespace.get("__loader__") is proxy or (
+            "__loader__" in namespace and namespace["__loader__"] is None
+        ):
+            namespace["__loader__"] = inner
+        state = self._state
+        if state.busy or not self._enabled:
+            return None
+        try:
+            name = spec.name if spec is not None else namespace.get("__name__", "?")
+            origin = spec_origin(spec, namespace)
+            stack = state.stack
+            parent = stack[-1] if stack else None
+            location = user_location(caller)
+            started = now_ns()
+            record = ImportRecord(
+                seq=next(self._seq),
+                name=name,
+                parent=parent.record.name if parent is not None else None,
+                origin=origin,
+                thread=threading.current_thread().name,
+                depth=len(stack),
+                start_us=(started - self._t0) // 1000,
+                first_party=self.scope.is_first_party(name, origin),
+                reload=reload,
+            )
+            if location is not None:
+                record.location_file = location.filename
+                record.location_line = location.lineno
+            self.records.append(record)
+            frame = ExecFrame(record, module, threading.get_ident(), started)
+            stack.append(frame)
+            self.executing[name] = frame
+        except Exception as error:
+            self.internal_error("finder", error)
+            return None
+        for participant in self._participants:
+            if participant.enabled:
+                try:
+                    participant.before_exec(frame, module)
+                except Exception as error:
+                    self.internal_error(participant.feature, error)
+        return frame
+
+    def _leave(self, frame: ExecFrame, module: ModuleType, error: BaseException | None) -> None:
+        """Pop the module, finish its record, let participants look, then maybe flush."""
+        state = self._state
+        try:
+            record = frame.record
+            elapsed = now_ns() - frame.started_ns
+            record.cumulative_us = elapsed // 1000
+            record.self_us = max(0, (elapsed - frame.children_ns) // 1000)
+            if error is not None:
+                record.outcome = type(error).__name__
+            for participant in self._participants:
+                if participant.enabled:
+                    try:
+                        participant.after_exec(frame, module, error)
+                    except Exception as failure:
+                        self.internal_error(participant.feature, failure)
+        finally:
+            stack = state.stack
+            if stack and stack[-1] is frame:
+                stack.pop()
+            elif frame in stack:  # pragma: no cover - a participant left the stack odd
+                stack.remove(frame)
+            if self.executing.get(frame.record.name) is frame:
+                del self.executing[frame.record.name]
+            if stack:
+                stack[-1].children_ns += now_ns() - frame.started_ns
+        if not stack and not state.finding and state.pending:
+            self._flush(swallow=error is not None)
+
+    def _record_dict(self, record: ImportRecord) -> dict[str, Any]:
+        return {
+            "seq": record.seq,
+            "name": record.name,
+            "parent": record.parent,
+            "location": self.display(record.where),
+            "origin": record.origin,
+            "thread": record.thread,
+            "depth": record.depth,
+            "start_us": record.start_us,
+            "cumulative_us": record.cumulative_us,
+            "self_us": record.self_us,
+            "outcome": record.outcome,
+            "first_party": record.first_party,
+            "reload": record.reload,
+        }
+
+    def _participant_summary(self) -> dict[str, Any]:
+        summary: dict[str, Any] = {}
+        for participant in self._participants:
+            extra = getattr(participant, "summary", None)
+            if callable(extra):
+                try:
+                    summary.update(extra())
+                except Exception as error:
+                    self.internal_error(participant.feature, error)
+        return summary
+
+    # ------------------------------------------------------------------ runpy
+
+    def _patch_runpy(self) -> None:
+        """``runpy`` never calls ``exec_module``: record ``__main__`` and unwrap its loader."""
+        original = runpy._run_code  # type: ignore[attr-defined]
+        guard = self
+
+        def run_code(
+            wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+        ) -> Any:
+            names = ("code", "run_globals", "init_globals", "mod_name", "mod_spec")
+            bound = dict(zip(names, args, strict=False))
+            bound.update({k: v for k, v in kwargs.items() if k in names})
+            spec = bound.get("mod_spec")
+            if spec is not None and type(spec.loader) is LoaderProxy:
+                spec.loader = unwrap_loader(spec.loader)
+            run_globals = bound.get("run_globals")
+            frame = None
+            if isinstance(run_globals, dict):
+                frame = guard._enter_main(bound.get("mod_name") or "__main__", spec, run_globals)
+            try:
+                result = wrapped(*args, **kwargs)
+            except BaseException as error:
+                if frame is not None:
+                    guard._leave(frame, frame.module, error)
+                raise
+            if frame is not None:
+                guard._leave(frame, frame.module, None)
+            return result
+
+        self._runpy_original = original
+        runpy._run_code = wrapt.FunctionWrapper(original, run_code)  # type: ignore[attr-defined]
+
+    def _enter_main(self, name: str, spec: Any, run_globals: dict[str, Any]) -> ExecFrame | None:
+        state = self._state
+        if state.busy:
+            return None
+        try:
+            module = sys.modules.get(name)
+            if not isinstance(module, ModuleType) or module_dict(module) is not run_globals:
+                module = ModuleType(name)
+            origin = (spec.origin if spec is not None else None) or run_globals.get("__file__")
+            stack = state.stack
+            started = now_ns()
+            record = ImportRecord(
+                seq=next(self._seq),
+                name=name,
+                parent=stack[-1].record.name if stack else None,
+                origin=str(origin or "unknown"),
+                thread=threading.current_thread().name,
+                depth=len(stack),
+                start_us=(started - self._t0) // 1000,
+                first_party=self.scope.is_first_party(name, origin),
+            )
+            self.records.append(record)
+            frame = ExecFrame(record, module, threading.get_ident(), started)
+            frame.notes["runpy"] = True
+            stack.append(frame)
+            self.executing[name] = frame
+            return frame
+        except Exception as error:
+            self.internal_error("runpy", error)
+            return None
+
+    def _unpatch_runpy(self) -> None:
+        current = getattr(runpy, "_run_code", None)
+        if self._runpy_original is not None and getattr(current, "__wrapped__", None) is (
+            self._runpy_original
+        ):
+            runpy._run_code = self._runpy_original  # type: ignore[attr-defined]
+        self._runpy_original = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def _install(self) -> None:
+        from .rules import participants_for
+
+        with self.busy():
+            self._participants.extend(participants_for(self))
+            self.preloaded = sorted(sys.modules)
+            self.move_to_front()
+            self._patch_runpy()
+            for participant in list(self._participants):
+                try:
+                    participant.install()
+                except Exception as error:
+                    self.internal_error(participant.feature, error)
+        self.installed = True
+        if self.settings.report and not self._atexit_registered:
+            atexit.register(self._write_report_at_exit)
+            self._atexit_registered = True
+        self.policy.log(
+            "ssot_guard.installed",
+            "info",
+            mode=self.settings.mode,
+            packages=list(self.settings.packages),
+            config_file=self.settings.config_file,
+        )
+
+    def move_to_front(self) -> None:
+        """Put the finder at index 0 of ``sys.meta_path`` (pytest inserts its own there)."""
+        meta_path = sys.meta_path
+        for index in range(len(meta_path) - 1, -1, -1):
+            if meta_path[index] is self._finder:
+                del meta_path[index]
+        meta_path.insert(0, self._finder)
+
+    def _uninstall(self) -> None:
+        meta_path = sys.meta_path
+        for index in range(len(meta_path) - 1, -1, -1):
+            if meta_path[index] is self._finder:
+                del meta_path[index]
+        for participant in reversed(self._participants):
+            try:
+                participant.uninstall()
+            except Exception as error:
+                self.internal_error(participant.feature, error)
+        self._participants.clear()
+        self._unpatch_runpy()
+        self._unwrap_loaders()
+        self.installed = False
+        self.policy.log("ssot_guard.uninstalled", "info", mode=self.settings.mode)
+
+    def _unwrap_loaders(self) -> None:
+        """Leave no proxy reachable from modules loaded while the guard was installed."""
+        for module in list(sys.modules.values()):
+            namespace = module_dict(module) if isinstance(module, ModuleType) else {}
+            loader = namespace.get("__loader__")
+            if type(loader) is LoaderProxy:
+                namespace["__loader__"] = loader.__wrapped__
+            spec = namespace.get("__spec__")
+            if spec is not None and type(getattr(spec, "loader", None)) is LoaderProxy:
+                with contextlib.suppress(AttributeError, TypeError):
+                    spec.loader = spec.loader.__wrapped__
+
+    def _write_report_at_exit(self) -> None:
+        if self.settings.report and self.installed:
+            try:
+                self.write_report(self.settings.report)
+            except Exception as error:
+                self.internal_error("report", error)
+                self._log_internal("report")
+
+    def _after_fork(self) -> None:
+        """In a forked child only the forking thread survives: reset thread-bound state."""
+        self._state = ThreadState()
+        self.events.reset_lock()
+        self.executing = {}
+        for participant in self._participants:
+            try:
+                participant.after_fork()
+            except Exception as error:
+                self.internal_error(participant.feature, error)
+
+    def __enter__(self) -> Guard:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if _ACTIVE is self:
+            uninstall()
+
+
+# ---------------------------------------------------------------------- module API
+
+_ACTIVE: Guard | None = None
+_LOCK = threading.RLock()
+_FORK_HOOK = False
+
+
+def _fork_child() -> None:
+    global _LOCK
+    _LOCK = threading.RLock()
+    if _ACTIVE is not None:
+        _ACTIVE._after_fork()
+
+
+def install(**settings: Any) -> Guard:
+    """Install the guard (idempotent) and return it.
+
+    Keyword arguments are the configuration keys of SPEC §5 (``mode``, ``packages``,
+    ``rules``, ``canonical``, ``shims``, ``report``, ``deep``, ``test_mode``,
+    ``check_exclude``) plus ``logger`` (a structlog-style logger) and ``config`` (a TOML
+    path). A second call returns the active guard; settings that conflict with it raise
+    :class:`ConfigError`. With ``mode="off"`` nothing is installed and an inert guard is
+    returned. The guard is also a context manager that uninstalls on exit.
+    """
+    global _ACTIVE, _FORK_HOOK
+    logger = settings.get("logger")
+    resolved = load_settings(settings)
+    with _LOCK:
+        if _ACTIVE is not None:
+            if settings and resolved.comparable() != _ACTIVE.settings.comparable():
+                raise ConfigError(
+                    f"{KWARG_SOURCE}: the guard is already installed with other settings; "
+                    "call ssot_guard.uninstall() first"
+                )
+            _ACTIVE.move_to_front()
+            return _ACTIVE
+        guard = Guard(resolved, logger=logger)
+        if resolved.mode == "off":
+            return guard
+        guard._install()
+        _ACTIVE = guard
+        if not _FORK_HOOK and hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=_fork_child)
+            _FORK_HOOK = True
+        return guard
+
+
+def uninstall() -> None:
+    """Remove the active guard: finder, wrappers, shims; no-op when none is installed."""
+    global _ACTIVE
+    with _LOCK:
+        guard, _ACTIVE = _ACTIVE, None
+        if guard is not None:
+            guard._uninstall()
+
+
+def active() -> Guard | None:
+    """The installed guard, or ``None``."""
+    return _ACTIVE
+
+
+@contextlib.contextmanager
+def installed(**settings: Any) -> Iterator[Guard]:
+    """Install a guard for the duration of a ``with`` block."""
+    guard = install(**settings)
+    try:
+        yield guard
+    finally:
+        if _ACTIVE is guard:
+            uninstall()
+
+
+__all__ = ["Guard", "active", "install", "installed", "uninstall"]

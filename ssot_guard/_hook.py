@@ -1,0 +1,226 @@
+"""The ``sys.meta_path`` finder, the loader proxy and the per-thread import stacks.
+
+Rules followed here (see NOTES §2): the finder asks only the finders behind it, on a
+snapshot of ``sys.meta_path``, forwarding ``path`` and ``target``; it never re-enters the
+import system, logs or blocks inside ``find_spec`` (the global import lock is held there);
+the loader proxy restores ``__loader__`` and ``__spec__.loader`` before the body runs;
+"still executing" is the guard's own bookkeeping; the proxy's frame is cut from the
+traceback of a failing import so CPython still strips its importlib frames.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from importlib.machinery import ModuleSpec
+from importlib.util import LazyLoader
+from types import FrameType, ModuleType
+from typing import TYPE_CHECKING, Any
+
+import wrapt
+
+from ._frames import Location, user_location
+
+if TYPE_CHECKING:
+    from ._events import Event
+    from ._guard import Guard
+
+#: wrapt 2.x calls the plain proxy ``BaseObjectProxy``; 1.x only has ``ObjectProxy``.
+_ProxyBase: Any = getattr(wrapt, "BaseObjectProxy", wrapt.ObjectProxy)
+
+_LEGACY_FIND = None
+if sys.version_info < (3, 12):  # 3.12+ skips finders without find_spec (gh-98040)
+    import importlib._bootstrap as _bootstrap
+
+    _LEGACY_FIND = getattr(_bootstrap, "_find_spec_legacy", None)
+
+
+@dataclass(slots=True)
+class ImportRecord:
+    """One executed module, with the fields of SPEC §3.1."""
+
+    seq: int
+    name: str
+    parent: str | None
+    origin: str
+    thread: str
+    depth: int
+    start_us: int
+    first_party: bool
+    location_file: str | None = None
+    location_line: int = 0
+    cumulative_us: int = 0
+    self_us: int = 0
+    outcome: str = "ok"
+    reload: bool = False
+    deferred: bool = False
+
+    @property
+    def where(self) -> Location | None:
+        if self.location_file is None:
+            return None
+        return Location(self.location_file, self.location_line, self.parent)
+
+
+@dataclass(slots=True, eq=False)
+class ExecFrame:
+    """A module whose body is executing, on its thread's import stack."""
+
+    record: ImportRecord
+    module: ModuleType
+    thread_id: int
+    started_ns: int
+    children_ns: int = 0
+    #: Free slots for participants (e.g. the class a rule swapped in).
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+
+class ThreadState(threading.local):
+    """Per-thread import stack, pending events and re-entrancy flags."""
+
+    def __init__(self) -> None:
+        self.stack: list[ExecFrame] = []
+        self.pending: deque[tuple[Event, bool]] = deque()
+        self.finding: set[str] = set()
+        #: While true the thread runs guard code (emitting, reporting): not recorded.
+        self.busy: int = 0
+
+
+def module_dict(module: ModuleType) -> dict[str, Any]:
+    """A module's namespace without running any ``__getattribute__`` it may have."""
+    try:
+        namespace = object.__getattribute__(module, "__dict__")
+    except Exception:
+        return {}
+    return namespace if isinstance(namespace, dict) else {}
+
+
+def spec_origin(spec: ModuleSpec | None, namespace: dict[str, Any]) -> str:
+    if spec is not None:
+        if spec.origin:
+            return str(spec.origin)
+        if spec.submodule_search_locations is not None and spec.loader is None:
+            return "namespace"
+    file = namespace.get("__file__")
+    if isinstance(file, str):
+        return file
+    return "namespace" if spec is not None and spec.origin is None else "unknown"
+
+
+class LoaderProxy(_ProxyBase):  # type: ignore[misc]
+    """Transparent proxy of a loader: records the execution of the module body."""
+
+    def __init__(self, wrapped: Any, guard: Guard, reload: bool) -> None:
+        super().__init__(wrapped)
+        self._self_guard = guard
+        self._self_reload = reload
+
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
+        return self.__wrapped__.create_module(spec)  # type: ignore[no-any-return]
+
+    def exec_module(self, module: ModuleType) -> None:
+        inner = self.__wrapped__
+        guard: Guard = self._self_guard
+        frame = guard._enter(self, inner, module, self._self_reload, sys._getframe(1))
+        try:
+            inner.exec_module(module)
+        except BaseException as error:
+            # Drop this frame from the traceback: CPython strips consecutive importlib
+            # frames, and a foreign frame between them would keep them all visible.
+            tb = error.__traceback__
+            if tb is not None and tb.tb_frame is sys._getframe():
+                error.__traceback__ = tb.tb_next
+            if frame is not None:
+                guard._leave(frame, module, error)
+            raise
+        if frame is not None:
+            guard._leave(frame, module, None)
+
+
+def unwrap_loader(loader: Any) -> Any:
+    """The original loader behind a proxy (or the object itself)."""
+    if type(loader) is LoaderProxy:
+        return loader.__wrapped__
+    return loader
+
+
+class GuardFinder:
+    """The one finder: delegates to the finders behind it and wraps their loaders.
+
+    Deliberately a plain object without ``__getattr__``: ``importlib.metadata`` and
+    ``invalidate_caches`` probe every entry of ``sys.meta_path`` (NOTES P12).
+    """
+
+    def __init__(self, guard: Guard) -> None:
+        self._guard = guard
+
+    def __repr__(self) -> str:
+        return "<ssot_guard finder>"
+
+    def find_spec(
+        self, fullname: str, path: Any = None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        guard = self._guard
+        state = guard._state
+        if state.busy or fullname in state.finding or not guard._enabled:
+            return None
+        meta_path = list(sys.meta_path)
+        index = 0
+        for entry in meta_path:
+            if entry is self:
+                break
+            index += 1
+        else:
+            return None
+        state.finding.add(fullname)
+        try:
+            spec = guard._participant_spec(fullname, path, target)
+            if spec is None:
+                for finder in meta_path[index + 1 :]:
+                    find = getattr(finder, "find_spec", None)
+                    if find is None:
+                        if _LEGACY_FIND is None:
+                            continue
+                        spec = _LEGACY_FIND(finder, fullname, path)
+                    else:
+                        spec = find(fullname, path, target)
+                    if spec is not None:
+                        break
+        finally:
+            state.finding.discard(fullname)
+        if spec is None:
+            return None
+        return guard._wrap_spec(spec, target)
+
+
+def wrap_spec(spec: ModuleSpec, guard: Guard, reload: bool) -> ModuleSpec:
+    """Put a :class:`LoaderProxy` in front of the spec's loader where that is safe."""
+    loader = spec.loader
+    if loader is None or type(loader) is LoaderProxy:
+        return spec
+    if type(loader) is LazyLoader:
+        # A lazy finder: keep the LazyLoader outermost so loading stays deferred; the proxy
+        # then sees the real execution when the module is first touched (NOTES P16).
+        inner = loader.loader  # type: ignore[attr-defined]
+        if hasattr(inner, "exec_module") and hasattr(inner, "create_module"):
+            spec.loader = LazyLoader(LoaderProxy(inner, guard, reload))
+        return spec
+    if not (hasattr(loader, "exec_module") and hasattr(loader, "create_module")):
+        return spec
+    spec.loader = LoaderProxy(loader, guard, reload)
+    return spec
+
+
+def now_ns() -> int:
+    return time.perf_counter_ns()
+
+
+def caller_location(frame: FrameType | None) -> Location | None:
+    return user_location(frame) if frame is not None else None

@@ -1,0 +1,68 @@
+"""The finder and loader proxy: import order records and transparency (SPEC §3.1, §6)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from scenario import run, run_both
+
+CYCLE = {
+    "app/__init__.py": "",
+    "app/a.py": """
+        import json
+        from app import b
+        X = 1
+    """,
+    "app/b.py": """
+        import app.a
+        Y = 2
+    """,
+}
+
+
+def test_records_order_parent_location_and_first_party(tmp_path: Path) -> None:
+    out = run(tmp_path, CYCLE, "import app.a")
+    names = [r["name"] for r in out.imports]
+    assert names == ["app", "app.a", "app.b"]
+    a, b = out.record("app.a"), out.record("app.b")
+    assert (a["parent"], a["location"], a["depth"]) == (None, "<scenario>:1", 0)
+    assert (b["parent"], b["location"], b["depth"]) == ("app.a", "app/a.py:2", 1)
+    assert b["origin"] == str(tmp_path / "app" / "b.py")
+    assert [r["first_party"] for r in out.imports] == [True, True, True]
+    assert [r["seq"] for r in out.imports] == sorted(r["seq"] for r in out.imports)
+    assert a["cumulative_us"] >= b["cumulative_us"]
+    assert a["self_us"] <= a["cumulative_us"]
+    assert "json" in out.report["preloaded"]
+
+
+def test_loader_and_spec_are_original(tmp_path: Path) -> None:
+    snippet = """
+        import app.a, sys
+        result["loader"] = type(app.a.__loader__).__name__
+        result["spec_loader"] = type(app.a.__spec__.loader).__name__
+        result["same"] = app.a.__loader__ is app.a.__spec__.loader
+        result["meta0"] = repr(sys.meta_path[0])
+    """
+    plain, guarded = run_both(tmp_path, CYCLE, snippet)
+    assert plain.result["loader"] == guarded.result["loader"] == "SourceFileLoader"
+    assert guarded.result["spec_loader"] == "SourceFileLoader"
+    assert guarded.result["same"] is True
+    assert guarded.result["meta0"] == "<ssot_guard finder>"
+
+
+def test_failing_module_keeps_record_and_traceback(tmp_path: Path) -> None:
+    files = {"bad.py": "X = 1\nraise ValueError('boom')\n"}
+    snippet = """
+        import sys
+        try:
+            import bad
+        except ValueError as exc:
+            import traceback
+            result["tb"] = [f.filename.rsplit('/', 1)[-1] + ':' + f.name
+                            for f in traceback.extract_tb(exc.__traceback__)]
+        result["in_modules"] = "bad" in sys.modules
+    """
+    plain, guarded = run_both(tmp_path, files, snippet)
+    assert guarded.result == plain.result
+    assert plain.result["tb"] == ["<scenario>:<module>", "bad.py:<module>"]
+    assert guarded.record("bad")["outcome"] == "ValueError"
