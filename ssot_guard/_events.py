@@ -46,6 +46,8 @@ class Event:
     fields: dict[str, Any] = field(default_factory=dict)
     #: Absolute file, line and module of ``location`` (for warnings; not reported).
     origin: tuple[str, int, str | None] | None = None
+    #: Microseconds since install of the first occurrence (places it on a trace timeline).
+    at_us: int | None = None
 
     @property
     def name(self) -> str:
@@ -74,6 +76,8 @@ class Event:
             "count": self.count,
             "message": self.message,
         }
+        if self.at_us is not None:
+            data["at_us"] = self.at_us
         data.update(self.fields)
         return data
 

@@ -233,6 +233,7 @@ class Guard:
             thread=threading.current_thread().name,
             fields=fields,
             origin=tuple(location) if location is not None else None,  # type: ignore[arg-type]
+            at_us=(now_ns() - self._t0) // 1000,
         )
         stored, is_new = self.events.add(event)
         state = self._state
