@@ -17,13 +17,10 @@ import wrapt
 _OWN_DIR: Final = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _WRAPT_DIR: Final = os.path.dirname(os.path.abspath(wrapt.__file__)) + os.sep
 _IMPORTLIB_DIR: Final = os.path.dirname(os.path.abspath(importlib.__file__ or "")) + os.sep
-_FROZEN: Final = frozenset(
-    {
-        "<frozen importlib._bootstrap>",
-        "<frozen importlib._bootstrap_external>",
-        "<frozen zipimport>",
-    }
-)
+_FROZEN: Final = frozenset({"<frozen zipimport>", "<frozen runpy>"})
+#: Frozen importlib modules (``_bootstrap``, ``_bootstrap_external``, ``util`` on 3.11+).
+_FROZEN_PREFIX: Final = "<frozen importlib"
+_RUNPY_FILE: Final = os.path.join(os.path.dirname(os.__file__), "runpy.py")
 _SKIP_PREFIXES: Final = (_OWN_DIR, _WRAPT_DIR, _IMPORTLIB_DIR)
 _OWN_DEMO_DIR: Final = _OWN_DIR + "_demo" + os.sep
 
@@ -37,8 +34,8 @@ class Location(NamedTuple):
 
 
 def is_internal(filename: str) -> bool:
-    """True for frames of the guard, wrapt and importlib (the bundled demo is user code)."""
-    if filename in _FROZEN:
+    """True for frames of the guard, wrapt, importlib and runpy (the bundled demo is user code)."""
+    if filename in _FROZEN or filename.startswith(_FROZEN_PREFIX) or filename == _RUNPY_FILE:
         return True
     if filename.startswith(_OWN_DEMO_DIR):
         return False

@@ -44,6 +44,10 @@ REPORT_SCHEMA: Final = "ssot_guard.report/1"
 Listener = Callable[[Event, bool], None]
 
 
+#: ``origin`` values that are not file names (SPEC §3.1).
+_NOT_FILES: Final = frozenset({"built-in", "frozen", "namespace", "unknown"})
+
+
 class Scope:
     """Decides which modules are first-party (SPEC §1)."""
 
@@ -62,8 +66,15 @@ class Scope:
         return self.path_is_first_party(origin)
 
     def path_is_first_party(self, origin: str | None) -> bool:
-        if not origin or not origin.startswith(self.root):
+        if not origin:
             return False
+        if not origin.startswith(self.root):
+            # Relative origins come from relative sys.path entries (resolved against cwd).
+            if origin in _NOT_FILES or origin[0] == "<" or os.path.isabs(origin):
+                return False
+            origin = os.path.abspath(origin)
+            if not origin.startswith(self.root):
+                return False
         if origin.startswith(self._excluded):
             return False
         return not ("site-packages" in origin or "dist-packages" in origin)
@@ -350,7 +361,7 @@ class Guard:
             thread=threading.current_thread().name,
             depth=len(stack),
             start_us=(now_ns() - self._t0) // 1000,
-            first_party=self.scope.is_first_party(spec.name, None),
+            first_party=self.scope.is_first_party(spec.name, _namespace_path(spec)),
         )
         if location is not None:
             record.location_file, record.location_line = location.filename, location.lineno
@@ -482,7 +493,8 @@ class Guard:
         def run_code(
             wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
         ) -> Any:
-            names = ("code", "run_globals", "init_globals", "mod_name", "mod_spec")
+            names = ("code", "run_globals", "init_globals", "mod_name", "mod_spec", "pkg_name",
+                     "script_name")  # fmt: skip
             bound = dict(zip(names, args, strict=False))
             bound.update({k: v for k, v in kwargs.items() if k in names})
             spec = bound.get("mod_spec")
@@ -491,7 +503,10 @@ class Guard:
             run_globals = bound.get("run_globals")
             frame = None
             if isinstance(run_globals, dict):
-                frame = guard._enter_main(bound.get("mod_name") or "__main__", spec, run_globals)
+                code = bound.get("code")
+                script = bound.get("script_name") or getattr(code, "co_filename", None)
+                name = bound.get("mod_name") or "__main__"
+                frame = guard._enter_main(name, spec, run_globals, script)
             try:
                 result = wrapped(*args, **kwargs)
             except BaseException as error:
@@ -505,7 +520,9 @@ class Guard:
         self._runpy_original = original
         runpy._run_code = wrapt.FunctionWrapper(original, run_code)  # type: ignore[attr-defined]
 
-    def _enter_main(self, name: str, spec: Any, run_globals: dict[str, Any]) -> ExecFrame | None:
+    def _enter_main(
+        self, name: str, spec: Any, run_globals: dict[str, Any], script: str | None = None
+    ) -> ExecFrame | None:
         state = self._state
         if state.busy:
             return None
@@ -513,14 +530,16 @@ class Guard:
             module = sys.modules.get(name)
             if not isinstance(module, ModuleType) or module_dict(module) is not run_globals:
                 module = ModuleType(name)
-            origin = (spec.origin if spec is not None else None) or run_globals.get("__file__")
+            origin = (
+                (spec.origin if spec is not None else None) or run_globals.get("__file__") or script
+            )
             stack = state.stack
             started = now_ns()
             record = ImportRecord(
                 seq=next(self._seq),
                 name=name,
                 parent=stack[-1].record.name if stack else None,
-                origin=str(origin or "unknown"),
+                origin=os.path.abspath(origin) if origin else "unknown",
                 thread=threading.current_thread().name,
                 depth=len(stack),
                 start_us=(started - self._t0) // 1000,
@@ -616,10 +635,16 @@ class Guard:
                 self._log_internal("report")
 
     def _after_fork(self) -> None:
-        """In a forked child only the forking thread survives: reset thread-bound state."""
-        self._state = ThreadState()
+        """In a forked child only the forking thread survives: drop the other threads' state.
+
+        The forking thread keeps its own stack (its thread-local state survives the fork, and
+        it may fork from inside a module body that will still finish in the child).
+        """
+        me = threading.get_ident()
         self.events.reset_lock()
-        self.executing = {}
+        self.executing = {
+            name: frame for name, frame in self.executing.items() if frame.thread_id == me
+        }
         for participant in self._participants:
             try:
                 participant.after_fork()
@@ -632,6 +657,15 @@ class Guard:
     def __exit__(self, *exc: object) -> None:
         if _ACTIVE is self:
             uninstall()
+
+
+def _namespace_path(spec: ModuleSpec) -> str | None:
+    """The first folder of a namespace package (its "origin" for the first-party scope)."""
+    locations = spec.submodule_search_locations
+    try:
+        return next(iter(locations), None) if locations is not None else None
+    except Exception:  # _NamespacePath recomputes itself; never fail an import over it
+        return None
 
 
 # ---------------------------------------------------------------------- module API

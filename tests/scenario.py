@@ -121,6 +121,7 @@ def run(
     *unguarded*. Inside the snippet ``guard`` is the guard (or ``None``) and ``result``
     a dict that comes back as :attr:`Outcome.result`.
     """
+    tmp_path.mkdir(parents=True, exist_ok=True)
     write_tree(tmp_path, files)
     settings = None if unguarded else (guard if guard is not None else {})
     script = _RUNNER.format(
