@@ -1,0 +1,1 @@
+"""Code from before the consolidation."""
