@@ -298,13 +298,17 @@ class Guard:
 
     def _dispatch(self, event: Event, is_new: bool) -> None:
         with self.busy():
-            if is_new:
-                self.policy.emit(event)
-            for listener in list(self._listeners):
-                try:
-                    listener(event, is_new)
-                except Exception as error:
-                    self.internal_error("listener", error)
+            try:
+                if is_new:
+                    self.policy.emit(event)
+            finally:
+                # Listeners run even when a warnings filter (``-W error``) turned the
+                # warning into an exception: the pytest plugin must still see the event.
+                for listener in list(self._listeners):
+                    try:
+                        listener(event, is_new)
+                    except Exception as error:
+                        self.internal_error("listener", error)
 
     def _flush(self, *, swallow: bool) -> None:
         """Dispatch the events buffered while this thread was importing."""
