@@ -487,10 +487,11 @@ def _attribute(result: ModuleResult, project: Path) -> None:
                     {"module": link.get("module"), "location": link.get("location"), "code": None}
                     for link in event.get("chain") or []
                 ]
+                location = event.get("location")
                 result.closed_by = {
-                    "location": event.get("location"),
+                    "location": location,
                     "module": chain[-1],
-                    "code": None,
+                    "code": _source_line(project, location),
                     "source": code,
                 }
                 return
@@ -526,6 +527,24 @@ def _attribute(result: ModuleResult, project: Path) -> None:
         "code": innermost.get("code") or None,
         "source": "traceback",
     }
+
+
+def _source_line(project: Path, location: str | None) -> str | None:
+    """The statement at a project-relative ``file:line`` (for the report's reader)."""
+    if not location or ":" not in location:
+        return None
+    filename, _, line = location.rpartition(":")
+    path = Path(filename) if os.path.isabs(filename) else project / filename
+    if not line.isdigit():
+        return None
+    try:
+        with path.open(encoding="utf-8", errors="replace") as stream:
+            for number, text in enumerate(stream, 1):
+                if number == int(line):
+                    return text.strip()[:300] or None
+    except OSError:
+        return None
+    return None
 
 
 def _user_frame(frames: Sequence[dict[str, Any]], project: Path) -> dict[str, Any] | None:
