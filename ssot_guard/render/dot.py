@@ -37,7 +37,11 @@ def render_dot(report: dict[str, Any]) -> str:
             continue
         attrs = {"tooltip": record["origin"]}
         if record["outcome"] != "ok":
-            attrs.update(color=RED, style="rounded,filled,dashed", xlabel=record["outcome"])
+            attrs.update(
+                label=f"{record['name']}\nraised {record['outcome']}",
+                color=RED,
+                style="rounded,filled,dashed",
+            )
         nodes[record["name"]] = attrs
     edges: dict[tuple[str, str], dict[str, str]] = {}
     for record in records:

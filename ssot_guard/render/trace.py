@@ -63,14 +63,27 @@ def _slices(nodes: list[Node], tid: int, low: int, high: int | None, out: list[A
 
 
 def _event_time(event: dict[str, Any], report: dict[str, Any]) -> int:
-    """When the event first occurred; older reports lack ``at_us``: use its module's start."""
+    """When the event first occurred.
+
+    Reports without ``at_us`` (hand-made, or older) place it at the start of the import of
+    the module holding the statement (same thread), else of the chain's accessor or the
+    subject, else at 0.
+    """
     at = event.get("at_us")
     if isinstance(at, int):
         return at
+    records = [r for r in report["imports"] if r["thread"] == event["thread"]]
+    location = event["location"]
+    if location:
+        filename = location.rpartition(":")[0] or location
+        for record in records:
+            origin = record["origin"].replace("\\", "/")
+            if origin == filename or origin.endswith("/" + filename):
+                return int(record["start_us"])
     candidates = [link["module"] for link in reversed(event["chain"])] + [event["subject"]]
     for name in candidates:
-        for record in report["imports"]:
-            if record["name"] == name and record["thread"] == event["thread"]:
+        for record in records:
+            if record["name"] == name:
                 return int(record["start_us"])
     return 0
 
