@@ -440,3 +440,20 @@ def test_installed_script_entry_point(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0
     assert proc.stdout.startswith("ssot-guard ")
+
+
+def test_run_waits_for_program_threads_before_writing_outputs(tmp_path: Path) -> None:
+    files = dict(APP)
+    files["late.py"] = """
+        import threading, time
+        def work():
+            time.sleep(0.3)
+            import app.a
+        threading.Thread(target=work, name="late-worker").start()
+    """
+    root = project(tmp_path, files)
+    out = cli(root, "run", "--mode", "strict", "--report", "r.json", "late.py")
+    assert out.returncode == 0, out.stderr
+    records = {r["name"]: r for r in load_report(root / "r.json")["imports"]}
+    assert records["app.a"]["thread"] == "late-worker"
+    assert records["app.b"]["parent"] == "app.a"
