@@ -148,7 +148,7 @@ def build_parser(populate: str | None = None) -> argparse.ArgumentParser:
         "-m",
         dest="module",
         action="store_true",
-        help="TARGET is a module to run as __main__, as with python -m",
+        help="run MODULE as __main__, as python -m does",
     )
     run.add_argument(
         "target", metavar="SCRIPT | MODULE", help="the script path, or with -m the module"
