@@ -249,6 +249,9 @@ def render_run(stream: TextIO, number: int, run: DemoRun, command: str) -> None:
     stream.write(f"$ {command}\n\nprogram output:\n")
     stream.write(_indent(run.stdout))
     log = _app_log(run.stderr)
+    if not run.stdout.strip() and run.stderr.strip():
+        # The program did not even start: show why.
+        log = "\n".join(run.stderr.rstrip().splitlines()[-12:])
     if log:
         stream.write("log (stderr):\n")
         stream.write(_indent(log))
