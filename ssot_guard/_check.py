@@ -36,6 +36,7 @@ from typing import Any, Final, TextIO
 
 from ._config import MODES, Settings, load_settings
 from ._errors import ConfigError
+from ._rules import BY_CODE
 
 CHECK_SCHEMA: Final = "ssot_guard.check/1"
 DEFAULT_TIMEOUT: Final = 60.0
@@ -850,7 +851,7 @@ def _violation_lines(results: Sequence[ModuleResult]) -> list[str]:
     lines: list[str] = []
     for (rule, subject, location), (event, modules) in sorted(merged.items()):
         lines.append(
-            f"  {rule} {event.get('name', '')} [{event.get('severity')}] {subject} at {location}"
+            f"  {rule} {_rule_name(rule)} [{event.get('severity')}] {subject} at {location}"
         )
         chain = event.get("chain") or []
         if chain:
@@ -861,6 +862,11 @@ def _violation_lines(results: Sequence[ModuleResult]) -> list[str]:
             lines.append(f"    chain: {text}")
         lines.append(f"    from: {', '.join(modules)}")
     return lines
+
+
+def _rule_name(code: str) -> str:
+    rule = BY_CODE.get(code)
+    return rule.name if rule is not None else ""
 
 
 def render_json(run: CheckRun) -> str:

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TextIO
 
+from .._rules import BY_CODE
+
 APP_DIR: Final = Path(__file__).resolve().parent / "app"
 ENTRY: Final = "chatapp.golden_path"
 #: The password in the demo's config: it must never appear in the guard's output.
@@ -222,10 +224,16 @@ def _app_log(stderr: str) -> str:
     return "\n".join(keep)
 
 
+def _rule_name(event: dict[str, Any]) -> str:
+    """The rule's name from the rule table (an event's own fields may reuse ``name``)."""
+    rule = BY_CODE.get(str(event.get("rule")))
+    return rule.name if rule is not None else str(event.get("name", ""))
+
+
 def event_lines(event: dict[str, Any]) -> list[str]:
     """A violation as the demo prints it: rule, subject, file:line, chain, details."""
     lines = [
-        f"{event['rule']} {event.get('name', '')} [{event.get('severity')}]  {event['subject']}",
+        f"{event['rule']} {_rule_name(event)} [{event.get('severity')}]  {event['subject']}",
         f"    at {event.get('location')}"
         + (f"  (x{event['count']})" if event.get("count", 1) > 1 else ""),
     ]
