@@ -1,0 +1,177 @@
+"""Building blocks of the compat shims: the module ``__getattr__``, the handed-out object.
+
+Two details keep a shimmed module behaving exactly as before for every other name:
+
+* The PEP 562 ``__getattr__`` installed on the module is a Python function, so it adds a
+  frame between the user's attribute read and a ``__getattr__`` the module defined itself.
+  ``warnings.warn(..., stacklevel=2)`` in that original would then point into the guard.
+  CPython's warnings machinery skips frames whose file name contains ``importlib`` and
+  ``_bootstrap`` (``_is_internal_frame``, the same rule that hides the import system), so
+  the dispatcher's code object carries such a file name: the original's warnings still
+  land on the user's line.
+* Without an original ``__getattr__``, a miss must raise the ``AttributeError`` CPython
+  would have raised (``module_getattro`` in ``Objects/moduleobject.c``), including the
+  "partially initialized module" and "cannot access submodule" variants.
+"""
+
+from __future__ import annotations
+
+import dis
+import sys
+from collections.abc import Callable, Mapping
+from types import FrameType, ModuleType
+from typing import TYPE_CHECKING, Any, Final
+
+import wrapt
+
+from .._hook import module_dict
+
+if TYPE_CHECKING:
+    from .shims import Shim
+
+#: File name given to code that must stay invisible to ``warnings`` stack levels.
+TRANSPARENT_FILENAME: Final = "<ssot_guard compat shim (importlib._bootstrap-transparent)>"
+
+#: Sentinel: the module had no ``__getattr__`` of its own.
+MISSING: Final[Any] = object()
+
+_IMPORT_FROM: Final[int] = dis.opmap["IMPORT_FROM"]
+
+
+def is_bootstrap(filename: str) -> bool:
+    """Same test as CPython's ``warnings._is_internal_frame``."""
+    return "importlib" in filename and "_bootstrap" in filename
+
+
+def is_fromlist_probe(frame: FrameType) -> bool:
+    """True when ``importlib._bootstrap._handle_fromlist`` probes with ``hasattr``.
+
+    ``from package import name`` first calls ``hasattr(package, name)`` there and, if
+    that fails, tries to import ``package.name`` as a submodule; only then does the
+    user's ``IMPORT_FROM`` read the attribute.
+    """
+    code = frame.f_code
+    return code.co_name == "_handle_fromlist" and is_bootstrap(code.co_filename)
+
+
+def is_import_from(frame: FrameType) -> bool:
+    """True when *frame* is executing ``from m import name`` (the ``IMPORT_FROM`` opcode)."""
+    try:
+        return frame.f_code.co_code[frame.f_lasti] == _IMPORT_FROM
+    except (IndexError, ValueError):
+        return False
+
+
+def missing_attribute(module: ModuleType | None, name: str) -> AttributeError:
+    """The ``AttributeError`` CPython raises for a miss on *module* (no ``__getattr__``)."""
+    namespace = module_dict(module) if module is not None else {}
+    module_name = namespace.get("__name__")
+    if not isinstance(module_name, str):
+        return AttributeError(f"module has no attribute '{name}'", name=name, obj=module)
+    spec = namespace.get("__spec__")
+    initializing = False
+    uninitialized: Any = ()
+    if spec is not None:
+        try:
+            initializing = bool(getattr(spec, "_initializing", False))
+        except Exception:
+            initializing = False
+        if sys.version_info >= (3, 12):
+            try:
+                uninitialized = getattr(spec, "_uninitialized_submodules", ()) or ()
+            except Exception:
+                uninitialized = ()
+    if initializing:
+        text = (
+            f"partially initialized module '{module_name}' has no attribute '{name}' "
+            "(most likely due to a circular import)"
+        )
+    elif name in uninitialized:
+        text = (
+            f"cannot access submodule '{name}' of module '{module_name}' "
+            "(most likely due to a circular import)"
+        )
+    else:
+        text = f"module '{module_name}' has no attribute '{name}'"
+    return AttributeError(text, name=name, obj=module)
+
+
+UseFn = Callable[["Shim", FrameType], Any]
+ModuleRef = Callable[[], "ModuleType | None"]
+
+
+def make_getattr(
+    table: Mapping[str, Shim], use: UseFn, module_ref: ModuleRef, original: Any
+) -> Callable[[str], Any]:
+    """The PEP 562 ``__getattr__`` of a shimmed module.
+
+    Shimmed names go to *use* with the reading frame; every other name goes to the
+    module's own ``__getattr__`` (*original*) or raises CPython's own error.
+    """
+    if original is MISSING:
+
+        def __getattr__(name: str) -> Any:
+            shim = table.get(name)
+            if shim is not None:
+                return use(shim, sys._getframe(1))
+            raise missing_attribute(module_ref(), name)
+
+    else:
+
+        def __getattr__(name: str) -> Any:
+            shim = table.get(name)
+            if shim is not None:
+                return use(shim, sys._getframe(1))
+            return original(name)
+
+    __getattr__.__code__ = __getattr__.__code__.replace(co_filename=TRANSPARENT_FILENAME)
+    __getattr__.__qualname__ = "__getattr__"
+    __getattr__.__module__ = "ssot_guard.rules.shims"
+    return __getattr__
+
+
+def _call_through(
+    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    return wrapped(*args, **kwargs)
+
+
+# The replacement's own ``warnings.warn(stacklevel=2)`` must reach the caller, not us.
+_call_through.__code__ = _call_through.__code__.replace(co_filename=TRANSPARENT_FILENAME)
+
+
+#: Not subscripted: wrapt 1.x's ``FunctionWrapper`` is not generic at run time.
+_FunctionWrapper: Any = wrapt.FunctionWrapper
+
+
+class DeprecatedAlias(_FunctionWrapper):  # type: ignore[misc]
+    """The object handed out for a shimmed callable or class.
+
+    A transparent wrapper (``__wrapped__`` is the replacement; ``isinstance``,
+    subclassing, ``inspect.signature`` and method binding work through it) that carries
+    PEP 702's ``__deprecated__`` without mutating the replacement, which other code shares.
+    """
+
+    def __init__(self, wrapped: Any, message: str) -> None:
+        super().__init__(wrapped, _call_through)
+        self._self_deprecated = message
+
+    @property
+    def __deprecated__(self) -> str:
+        message: str = self._self_deprecated
+        return message
+
+
+def hand_out(replacement: Any, message: str) -> Any:
+    """What reading the old name returns: modules and plain values as they are.
+
+    Modules cannot carry PEP 702 metadata without changing them for everyone (and
+    ``type(module)`` checks would break under a proxy); plain values (numbers, strings,
+    containers) would change type under a proxy. Callables and classes get a
+    :class:`DeprecatedAlias`.
+    """
+    if isinstance(replacement, ModuleType):
+        return replacement
+    if callable(replacement):
+        return DeprecatedAlias(replacement, message)
+    return replacement
