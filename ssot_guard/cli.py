@@ -378,6 +378,10 @@ def _command_run(args: argparse.Namespace) -> int:
 
     import ssot_guard
 
+    # Outputs are named relative to where ssot-guard started, not where the program ends.
+    for option in ("report", "trace", "importtime"):
+        if getattr(args, option):
+            setattr(args, option, os.path.abspath(getattr(args, option)))
     settings: dict[str, Any] = {}
     if args.mode:
         settings["mode"] = args.mode

@@ -457,3 +457,23 @@ def test_run_waits_for_program_threads_before_writing_outputs(tmp_path: Path) ->
     records = {r["name"]: r for r in load_report(root / "r.json")["imports"]}
     assert records["app.a"]["thread"] == "late-worker"
     assert records["app.b"]["parent"] == "app.a"
+
+
+def test_run_output_paths_are_relative_to_the_starting_folder(tmp_path: Path) -> None:
+    files = dict(APP)
+    files["wander.py"] = "import os\nos.makedirs('elsewhere')\nos.chdir('elsewhere')\n"
+    root = project(tmp_path, files)
+    out = cli(root, "run", "--report", "r.json", "--importtime", "i.txt", "wander.py")
+    assert out.returncode == 0, out.stderr
+    assert (root / "r.json").is_file() and (root / "i.txt").is_file()
+    assert not (root / "elsewhere" / "r.json").exists()
+
+
+def test_run_unwritable_output_is_reported_with_status_2(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    (root / "blocked").write_text("a file, not a folder")
+    out = cli(root, "run", "--report", "blocked/r.json", "prog.py")
+    assert out.returncode == 2
+    assert json.loads(out.stdout)["name"] == "__main__"  # the program still ran
+    last = out.stderr.splitlines()[-1]
+    assert last.startswith(f"ssot-guard: error: cannot write {root / 'blocked' / 'r.json'}: ")
