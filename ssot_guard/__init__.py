@@ -21,6 +21,7 @@ from ._errors import (
 from ._events import ChainLink, Event
 from ._guard import Guard, active, install, installed, uninstall
 from ._rules import RULES, Rule
+from .rules._canonical_api import canonical
 
 __version__ = "0.1.0"
 
@@ -45,6 +46,7 @@ __all__ = [
     "ViolationsError",
     "__version__",
     "active",
+    "canonical",
     "install",
     "installed",
     "load_settings",

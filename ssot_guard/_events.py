@@ -108,6 +108,11 @@ class EventStore:
             self._events[key] = event
             return event, True
 
+    def recount(self, event: Event) -> None:
+        """Count one more occurrence of an event returned by :meth:`add`."""
+        with self._lock:
+            event.count += 1
+
     def __iter__(self) -> Iterator[Event]:
         with self._lock:
             events = list(self._events.values())

@@ -254,6 +254,21 @@ class Guard:
             self._dispatch(stored, is_new)
         return stored
 
+    def recount(self, event: Event) -> None:
+        """One more occurrence of a stored *event*: the fast path for a known hot site.
+
+        Equivalent to calling :meth:`violation` again with the same rule, subject and
+        location (``count`` grows, listeners see ``is_new=False``) without the frame walk
+        and the new event object.
+        """
+        self.events.recount(event)
+        if self._listeners:
+            state = self._state
+            if state.stack or state.finding:
+                state.pending.append((event, False))
+            else:
+                self._dispatch(event, False)
+
     def internal_error(self, feature: str, error: BaseException) -> None:
         """Disable *feature* after a bug in the guard; emit one event per feature."""
         if feature in self._internal_errors:
