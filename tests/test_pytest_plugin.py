@@ -679,13 +679,17 @@ def test_imported_before_pytest_under_w_error(tmp_path: Path) -> None:
             """
         },
     )
-    code = "import sys, ssot_guard, pytest; sys.exit(pytest.main())"
+    code = (
+        "import sys, ssot_guard, pytest; rc = pytest.main(); "
+        "print('AFTER', ssot_guard.active()); sys.exit(rc)"
+    )
     run = pytest_run(
         root, "-W", "error", code=code, python_args=("-W", "error::DeprecationWarning")
     )
     assert run.returncode == 0, run.out
     assert "already imported" not in run.out
     assert "1 passed" in run.out
+    assert "AFTER None" in run.out  # the plugin uninstalls the guard it installed
 
 
 def test_guard_installed_before_pytest_is_reused_in_test_mode(tmp_path: Path) -> None:
@@ -712,3 +716,54 @@ def test_guard_installed_before_pytest_is_reused_in_test_mode(tmp_path: Path) ->
     assert run.returncode == 1, run.out
     assert "ssot_guard: 1 violation at error severity during this test (call):" in run.out
     assert "AFTER warn" in run.out
+
+
+def test_loaded_from_a_conftest_without_autoload(tmp_path: Path) -> None:
+    root = project(
+        tmp_path,
+        {
+            "conftest.py": 'pytest_plugins = ["ssot_guard.pytest_plugin"]\n',
+            "tests/test_app.py": """
+                import sys, ssot_guard
+                from app.svc import work
+
+                def test_late_install():
+                    assert repr(sys.meta_path[0]) == "<ssot_guard finder>"
+                    work()
+            """,
+        },
+    )
+    run = pytest_run(root, env={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    assert run.returncode == 1, run.out
+    assert "ssot_guard: 1 violation at error severity during this test (call):" in run.lines
+    assert "SSOT002 import-cycle: 1 new" in run.lines
+
+
+def test_internal_error_fails_a_strict_run(tmp_path: Path) -> None:
+    root = project(
+        tmp_path,
+        {
+            "tests/test_app.py": """
+                import ssot_guard
+
+                def test_guard_bug():
+                    ssot_guard.active().internal_error("demo-feature", ValueError("x"))
+            """
+        },
+    )
+    strict = pytest_run(root)
+    assert strict.returncode == 1, strict.out
+    assert "1 passed" in strict.out
+    assert strict.section()[-2:] == [
+        "internal error in the guard's demo-feature: ValueError",
+        "internal errors fail the run in strict mode",
+    ]
+    assert pytest_run(root, "--ssot-guard=warn").returncode == 0
+
+
+def test_update_baseline_needs_the_guard_enabled(tmp_path: Path) -> None:
+    root = project(tmp_path, TWO_VIOLATIONS, pyproject=None)
+    run = pytest_run(root, "--ssot-guard-update-baseline")
+    assert run.returncode == 4, run.out
+    assert "--ssot-guard-update-baseline: the guard is not enabled for this run" in run.out
+    assert not (root / ".ssot-guard-baseline.json").exists()
