@@ -299,3 +299,11 @@ def test_validate_accepts_unknown_extra_keys() -> None:
     data["future"] = {"x": 1}
     data["imports"][0]["new_field"] = 1
     assert validate_report(data) is data
+
+
+def test_rule_names_come_from_the_rule_table() -> None:
+    data = report()
+    data["events"][0]["name"] = "DEFAULT_RATE_LIMIT"  # a rule field shadowing the name
+    assert "SSOT001 partial-module-access: 1 violation" in render(data, "text")
+    instants = [e for e in render_trace(data)["traceEvents"] if e["ph"] == "i"]
+    assert instants[0]["name"] == "SSOT001 partial-module-access"

@@ -198,6 +198,14 @@ def load_report(path: str | os.PathLike[str]) -> dict[str, Any]:
     return validate_report(data, source)
 
 
+def rule_name(event: Mapping[str, Any]) -> str:
+    """The rule's name from the rule table (a rule field called ``name`` cannot hide it)."""
+    from .._rules import BY_CODE
+
+    rule = BY_CODE.get(str(event["rule"]))
+    return rule.name if rule is not None else str(event["name"])
+
+
 def renderer(fmt: str) -> Callable[[dict[str, Any]], str]:
     """The renderer for output format *fmt* (one of :data:`FORMATS`)."""
     if fmt == "text":
@@ -238,5 +246,6 @@ __all__ = [
     "render",
     "render_json",
     "renderer",
+    "rule_name",
     "validate_report",
 ]

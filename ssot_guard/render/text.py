@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
+from . import rule_name
 from ._tree import forest, walk
 
 _EVENT_BASE: Final = frozenset(
@@ -51,7 +52,7 @@ def _violations(report: dict[str, Any]) -> list[str]:
         group = by_rule[rule]
         occurrences = sum(event["count"] for event in group)
         lines.append(
-            f"{rule} {group[0]['name']}: {_plural(len(group), 'violation')}, "
+            f"{rule} {rule_name(group[0])}: {_plural(len(group), 'violation')}, "
             f"{_plural(occurrences, 'occurrence')}"
         )
         for event in group:

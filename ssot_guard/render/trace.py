@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
+from . import rule_name
 from ._tree import Node, forest, thread_order
 
 PID: Final = 1
@@ -130,7 +131,7 @@ def render_trace(report: dict[str, Any]) -> dict[str, Any]:
             args[key] = event[key]
         out.append(
             {
-                "name": f"{event['rule']} {event['name']}",
+                "name": f"{event['rule']} {rule_name(event)}",
                 "cat": "violation",
                 "ph": "i",
                 "s": "t",
