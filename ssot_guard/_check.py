@@ -400,7 +400,7 @@ def run_one(
     )
     if payload is not None:
         report = payload.get("report") or {}
-        result.events = list(report.get("events") or [])
+        result.events = [_entry_links(event) for event in report.get("events") or []]
         result.imports = list(report.get("imports") or [])
         result.error = payload.get("error")
         result.exit_code = payload.get("exit_code")
@@ -418,6 +418,23 @@ def run_one(
         result.hint = _hint(result)
     _attribute(result, project)
     return result
+
+
+def _import_edge(events: Sequence[dict[str, Any]], chain: list[Any]) -> dict[str, Any] | None:
+    """The SSOT002 event (a partial module handed out) on the same chain, if any."""
+    for event in events:
+        modules = [link.get("module") for link in event.get("chain") or []]
+        if event.get("rule") == "SSOT002" and modules == chain:
+            return event
+    return None
+
+
+def _entry_links(event: dict[str, Any]) -> dict[str, Any]:
+    """Chain links entered by the check's own bootstrap (``python -c``) have no location."""
+    for link in event.get("chain") or []:
+        if str(link.get("location") or "").startswith("<string>:"):
+            link["location"] = None
+    return event
 
 
 def _crash_hint(returncode: int | None) -> str:
@@ -495,6 +512,16 @@ def _attribute(result: ModuleResult, project: Path) -> None:
                     "code": _source_line(project, location),
                     "source": code,
                 }
+                edge = _import_edge(result.events, chain) if code == "SSOT001" else None
+                if edge is not None and edge.get("location") != location:
+                    # ``m.name`` failed at one line, but the import statement that handed
+                    # out the partial module (SSOT002, same chain) is the edge to move.
+                    result.closed_by.update(
+                        location=edge.get("location"),
+                        code=_source_line(project, edge.get("location")),
+                        failed_at=location,
+                        failed_code=result.closed_by["code"],
+                    )
                 return
     partial = partial_module(result.error)
     if partial is None or result.error is None:
@@ -765,18 +792,22 @@ def render_text(run: CheckRun) -> str:
         closed = group.closed_by
         lines.append("")
         if group.failing:
-            lines.append(
-                f"{_plural(len(group.failing), 'entry point')} fail because of the cycle {arrow}"
-            )
+            count = len(group.failing)
+            verb = "fails" if count == 1 else "fail"
+            lines.append(f"{_plural(count, 'entry point')} {verb} because of the cycle {arrow}")
         else:
+            count = len(group.tripping)
+            verb = "trips" if count == 1 else "trip"
             lines.append(
-                f"{_plural(len(group.tripping), 'entry point')} trip a rule because of the "
-                f"cycle {arrow}"
+                f"{_plural(count, 'entry point')} {verb} a rule because of the cycle {arrow}"
             )
         statement = f"  {closed['code']}" if closed.get("code") else ""
         lines.append(f"  closed by {closed.get('location')} in {closed.get('module')}{statement}")
+        if closed.get("failed_at"):
+            failed = f"  {closed['failed_code']}" if closed.get("failed_code") else ""
+            lines.append(f"  fails at {closed['failed_at']}{failed}")
         lines.append(
-            f"  (that statement reads from {group.cycle[0]} while it is still executing; "
+            f"  (that statement uses {group.cycle[0]} while its body is still executing; "
             "moving it breaks the cycle)"
         )
         if group.steps and closed.get("source") == "traceback":
