@@ -307,3 +307,15 @@ def test_rule_names_come_from_the_rule_table() -> None:
     assert "SSOT001 partial-module-access: 1 violation" in render(data, "text")
     instants = [e for e in render_trace(data)["traceEvents"] if e["ph"] == "i"]
     assert instants[0]["name"] == "SSOT001 partial-module-access"
+
+
+def test_dot_links_first_party_modules_through_third_party_ones() -> None:
+    data = report()
+    for record in data["imports"]:
+        if record["name"] == "__main__":
+            record["first_party"] = False  # `packages` set: "__main__" is not in it
+        if record["name"] == "json.decoder":  # json.decoder imports a first-party plugin
+            record["first_party"] = True
+    text = render(data, "dot")
+    assert '"__main__" -> "app" [tooltip="main.py:2"];' in text
+    assert '"__main__" -> "json.decoder" [tooltip="via json", style="dashed"];' in text

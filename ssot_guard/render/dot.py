@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from ._tree import Node, forest
+
 CYCLE_RULES: Final = ("SSOT001", "SSOT002")
 RED: Final = "#d62728"
 
@@ -28,26 +30,46 @@ def _attrs(values: dict[str, str]) -> str:
     return " [" + ", ".join(f"{key}={_quote(value)}" for key, value in values.items()) + "]"
 
 
+def _included(record: dict[str, Any]) -> bool:
+    # The program's entry point belongs in its own graph even when `packages` names
+    # only the package, because the record's name is then "__main__".
+    return bool(record["first_party"]) or record["name"] == "__main__"
+
+
 def render_dot(report: dict[str, Any]) -> str:
     """The first-party import graph as DOT text."""
-    records = sorted(report["imports"], key=lambda r: r["seq"])
     nodes: dict[str, dict[str, str]] = {}
-    for record in records:
-        if not record["first_party"] or record["name"] in nodes:
+    for record in sorted(report["imports"], key=lambda r: r["seq"]):
+        if not _included(record) or record["name"] in nodes:
             continue
         attrs = {"tooltip": record["origin"]}
-        if record["outcome"] != "ok":
+        if record["outcome"] not in ("ok", "SystemExit"):
             attrs.update(
                 label=f"{record['name']}\nraised {record['outcome']}",
                 color=RED,
                 style="rounded,filled,dashed",
             )
         nodes[record["name"]] = attrs
+    # Tree edges: from the nearest first-party ancestor, dashed when the import went
+    # through third-party modules in between (their names are in the tooltip).
     edges: dict[tuple[str, str], dict[str, str]] = {}
-    for record in records:
-        parent = record["parent"]
-        if record["name"] in nodes and parent in nodes and parent is not None:
-            edges.setdefault((parent, record["name"]), {"tooltip": record["location"] or ""})
+    pending: list[tuple[Node, str | None, list[str]]] = [
+        (root, None, []) for roots in forest(report).values() for root in reversed(roots)
+    ]
+    while pending:
+        node, ancestor, via = pending.pop()
+        record = node.record
+        if _included(record):
+            if ancestor is not None and ancestor != node.name:
+                attrs = {"tooltip": record["location"] or ""}
+                if via:
+                    attrs = {"tooltip": "via " + " -> ".join(via), "style": "dashed"}
+                edges.setdefault((ancestor, node.name), attrs)
+            child_ancestor, child_via = node.name, []
+        else:
+            child_ancestor, child_via = ancestor, [*via, node.name]
+        for child in reversed(node.children):
+            pending.append((child, child_ancestor, child_via))
 
     closing: dict[tuple[str, str], list[str]] = {}
     in_cycle: dict[str, None] = {}
