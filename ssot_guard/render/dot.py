@@ -65,11 +65,12 @@ def render_dot(report: dict[str, Any]) -> str:
                 if via:
                     attrs = {"tooltip": "via " + " -> ".join(via), "style": "dashed"}
                 edges.setdefault((ancestor, node.name), attrs)
-            child_ancestor, child_via = node.name, []
+            next_ancestor: str | None = node.name
+            next_via: list[str] = []
         else:
-            child_ancestor, child_via = ancestor, [*via, node.name]
-        for child in reversed(node.children):
-            pending.append((child, child_ancestor, child_via))
+            next_ancestor, next_via = ancestor, [*via, node.name]
+        for item in reversed(node.children):
+            pending.append((item, next_ancestor, next_via))
 
     closing: dict[tuple[str, str], list[str]] = {}
     in_cycle: dict[str, None] = {}
