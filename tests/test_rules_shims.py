@@ -613,3 +613,165 @@ def test_pyproject_shims_table(tmp_path: Path) -> None:
         ("app.database", "<scenario>:3", "warn", 1),
     ]
     assert shim_events(out)[0]["until"] == "2999-01-01"
+
+
+# ---------------------------------------------------------------------- the handed-out object
+
+WARNER = {
+    **FILES,
+    "app/db/warner.py": """
+        import warnings
+
+
+        def new(x=1):
+            warnings.warn("inner", UserWarning, stacklevel=2)
+            return x
+    """,
+}
+
+
+@pytest.mark.parametrize("pure_python_wrapt", ["0", "1"])
+def test_replacement_warnings_and_binding_see_through_the_proxy(
+    tmp_path: Path, pure_python_wrapt: str
+) -> None:
+    snippet = """
+        import inspect
+        from app.db.session import old
+        value = old(7)
+        class Holder:
+            method = old
+        result["bound"] = Holder().method() is not None
+        result["unbound"] = Holder.method(5)
+        result["signature"] = str(inspect.signature(old))
+        result["value"] = value
+    """
+    out = run(
+        tmp_path,
+        WARNER,
+        snippet,
+        guard={"shims": {"app.db.session.old": "app.db.warner.new"}},
+        env={"WRAPT_DISABLE_EXTENSIONS": pure_python_wrapt},
+    )
+    assert out.error is None, out.error
+    assert out.result == {"bound": True, "unbound": 5, "signature": "(x=1)", "value": 7}
+    inner = [(w["filename"], w["lineno"]) for w in out.warnings if w["message"] == "inner"]
+    assert inner == [("<scenario>", 4), ("<scenario>", 7), ("<scenario>", 8)]
+
+
+def test_reload_of_the_old_module_keeps_the_shim(tmp_path: Path) -> None:
+    snippet = """
+        import importlib
+        import app.db.session as m
+        importlib.reload(m)
+        result["hooked"] = vars(m)["__getattr__"].__module__
+        result["value"] = m.get_db_session_factory()
+    """
+    out = run(tmp_path, FILES, snippet, guard={"shims": SHIMS})
+    assert out.error is None, out.error
+    assert out.result == {"hooked": "ssot_guard.rules.shims", "value": "manager"}
+    assert [brief(e) for e in shim_events(out)] == [(OLD, "<scenario>:6", "warn", 1)]
+
+
+def test_concurrent_uses_are_all_counted(tmp_path: Path) -> None:
+    snippet = """
+        import threading
+        import app.ws
+
+        def work():
+            for _ in range(200):
+                app.ws.health()
+
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    """
+    out = run(tmp_path, FILES, snippet, guard={"shims": SHIMS})
+    assert out.error is None, out.error
+    assert [brief(e)[:2] + (brief(e)[3],) for e in shim_events(out)] == [
+        (OLD, "app/ws.py:3", 800)
+    ]
+
+
+# ---------------------------------------------------------------------- type checkers
+
+TYPED = {
+    "app/__init__.py": "",
+    "app/db/__init__.py": "",
+    "app/db/database_manager.py": """
+        class DatabaseManager: ...
+
+
+        def get_database_manager() -> DatabaseManager:
+            return DatabaseManager()
+    """,
+    "app/db/session.py": """
+        from __future__ import annotations
+
+        from typing import TYPE_CHECKING
+
+        if TYPE_CHECKING:
+            from typing_extensions import deprecated
+
+            from app.db.database_manager import DatabaseManager
+
+            @deprecated("use app.db.database_manager.get_database_manager")
+            def get_db_session_factory() -> DatabaseManager: ...
+
+
+        def make_session() -> str:
+            return "session"
+    """,
+    "app/api.py": """
+        import app.db.session
+        from app.db.session import get_db_session_factory
+
+
+        def probe() -> object:
+            return app.db.session.get_db_session_factory()
+    """,
+    "app/ws.py": """
+        def health() -> object:
+            from app.db.session import get_db_session_factory
+
+            return get_db_session_factory()
+    """,
+}
+
+
+def test_type_checking_declaration_is_struck_through_by_mypy(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from scenario import child_env, write_tree
+
+    write_tree(tmp_path, TYPED)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental",
+         "--enable-error-code", "deprecated", "app"],
+        cwd=tmp_path, env=child_env(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    message = (
+        "error: function app.db.session.get_db_session_factory is deprecated: "
+        "use app.db.database_manager.get_database_manager  [deprecated]"
+    )
+    # mypy flags the module-level import and the attribute read. It does not flag the
+    # function-local import in app/ws.py (the SPEC §0 case), which SSOT006 reports.
+    assert proc.stdout.splitlines() == [
+        f"app/api.py:2: {message}",
+        f"app/api.py:6: {message}",
+        "Found 2 errors in 1 file (checked 6 source files)",
+    ], proc.stdout + proc.stderr
+    # At run time the name is undefined (TYPE_CHECKING only), so the shim serves it.
+    snippet = """
+        import app.api, app.ws
+        result["values"] = [type(app.api.probe()).__name__, type(app.ws.health()).__name__]
+    """
+    out = run(tmp_path / "runtime", TYPED, snippet, guard={"shims": SHIMS})
+    assert out.result == {"values": ["DatabaseManager", "DatabaseManager"]}
+    assert [brief(e)[:2] for e in shim_events(out)] == [
+        (OLD, "app/api.py:2"),
+        (OLD, "app/api.py:6"),
+        (OLD, "app/ws.py:2"),
+    ]

@@ -130,36 +130,46 @@ def make_getattr(
     return __getattr__
 
 
-def _call_through(
-    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    return wrapped(*args, **kwargs)
+#: wrapt 2.x calls the plain proxy ``BaseObjectProxy``; 1.x only has ``ObjectProxy``.
+_ProxyBase: Any = getattr(wrapt, "BaseObjectProxy", wrapt.ObjectProxy)
 
 
-# The replacement's own ``warnings.warn(stacklevel=2)`` must reach the caller, not us.
-_call_through.__code__ = _call_through.__code__.replace(co_filename=TRANSPARENT_FILENAME)
-
-
-#: Not subscripted: wrapt 1.x's ``FunctionWrapper`` is not generic at run time.
-_FunctionWrapper: Any = wrapt.FunctionWrapper
-
-
-class DeprecatedAlias(_FunctionWrapper):  # type: ignore[misc]
+class DeprecatedAlias(_ProxyBase):  # type: ignore[misc]
     """The object handed out for a shimmed callable or class.
 
-    A transparent wrapper (``__wrapped__`` is the replacement; ``isinstance``,
-    subclassing, ``inspect.signature`` and method binding work through it) that carries
-    PEP 702's ``__deprecated__`` without mutating the replacement, which other code shares.
+    A transparent proxy (``__wrapped__`` is the replacement; ``isinstance``, subclassing,
+    ``inspect.signature`` and method binding work through it) that carries PEP 702's
+    ``__deprecated__`` without mutating the replacement, which other code shares.
+    ``__call__`` is the proxy's only Python frame and is invisible to ``warnings``, so a
+    replacement's own ``warnings.warn(..., stacklevel=2)`` still names the caller (also
+    under ``WRAPT_DISABLE_EXTENSIONS=1``, where a ``FunctionWrapper`` adds wrapt frames).
     """
 
     def __init__(self, wrapped: Any, message: str) -> None:
-        super().__init__(wrapped, _call_through)
+        super().__init__(wrapped)
         self._self_deprecated = message
 
     @property
     def __deprecated__(self) -> str:
         message: str = self._self_deprecated
         return message
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.__wrapped__(*args, **kwargs)
+
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        # Bind like the replacement would (a function stored on a class becomes a
+        # method); classes and builtins are no descriptors and stay as they are.
+        wrapped = self.__wrapped__
+        get = getattr(type(wrapped), "__get__", None)
+        if get is None:
+            return self
+        return DeprecatedAlias(get(wrapped, instance, owner), self._self_deprecated)
+
+
+DeprecatedAlias.__call__.__code__ = DeprecatedAlias.__call__.__code__.replace(
+    co_filename=TRANSPARENT_FILENAME
+)
 
 
 def hand_out(replacement: Any, message: str) -> Any:
