@@ -264,18 +264,24 @@ def render_run(stream: TextIO, number: int, run: DemoRun, command: str) -> None:
         stream.write("log (stderr):\n")
         stream.write(_indent(log))
     stream.write(f"exit status: {run.returncode}\n")
-    if run.mode is not None:
-        events = run.events
+    events = run.events
+    if run.mode == "warn":
         stream.write(f"\nhidden problems the guard found ({len(events)}):\n")
         if not events:
             stream.write("  (none)\n")
         for event in events:
             for index, line in enumerate(event_lines(event)):
                 stream.write(("  - " if index == 0 else "    ") + line + "\n")
+    elif run.mode == "strict":
+        codes = ", ".join(sorted({event["rule"] for event in events})) or "none"
+        stream.write(f"violations recorded at error severity: {len(events)} ({codes})\n")
     stream.write("\n" + _STORY[run.mode] + "\n")
-    stream.write("\nas designed?\n")
-    for passed, text in run.checks:
-        stream.write(f"  [{'ok' if passed else 'FAIL'}] {text}\n")
+    if run.ok:
+        stream.write(f"\nas designed: yes ({len(run.checks)} checks passed)\n")
+    else:
+        stream.write("\nas designed: NO\n")
+        for passed, text in run.checks:
+            stream.write(f"  [{'ok' if passed else 'FAIL'}] {text}\n")
 
 
 _COMMANDS: Final = {
