@@ -689,7 +689,7 @@ def test_concurrent_uses_are_all_counted(tmp_path: Path) -> None:
     """
     out = run(tmp_path, FILES, snippet, guard={"shims": SHIMS})
     assert out.error is None, out.error
-    assert [brief(e)[:2] + (brief(e)[3],) for e in shim_events(out)] == [
+    assert [(e["subject"], e["location"], e["count"]) for e in shim_events(out)] == [
         (OLD, "app/ws.py:3", 800)
     ]
 
