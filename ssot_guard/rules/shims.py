@@ -149,10 +149,9 @@ class CompatShims(Participant):
         #: ids of the blank modules created for alias specs (their body is ours).
         self._alias_blanks: set[int] = set()
         self._resolving = _Resolving()
-        # The guard's live severity table and event store (the repeat fast path reads
-        # them directly; ``set_severity`` and ``severities()`` update the same dict).
+        # The guard's live severity table (the repeat fast path reads it directly;
+        # ``set_severity`` and ``severities()`` update this same dict).
         self._severities = guard._severity
-        self._events = guard.events
 
     # ------------------------------------------------------------------ hooks
 
@@ -271,9 +270,7 @@ class CompatShims(Participant):
             event = known[1]
             handed = shim.handed
             if event.severity == self._severities[CODE] and handed is not MISSING:
-                stored, is_new = self._events.add(event)
-                if is_new or self.guard._listeners:
-                    self._dispatch_later(stored, is_new)
+                self.guard.recount(event)
                 return handed
         if is_fromlist_probe(frame):
             # ``hasattr`` probe of ``from package import old``: answer "present" without
@@ -305,31 +302,11 @@ class CompatShims(Participant):
         site = (id(code), frame.f_lasti)
         known = shim.sites.get(site)
         if known is not None and known[1].severity == severity:
-            self._recount(known[1])
+            self.guard.recount(known[1])
             return
         event = self._record(shim, frame, severity)
         if event is not None and len(shim.sites) < MAX_SITES:
             shim.sites[site] = (code, event)
-
-    def _recount(self, event: Event) -> None:
-        """One more occurrence of a stored event: count it and tell listeners.
-
-        What :meth:`Guard.violation` does after building the event, minus the frame
-        walk, location formatting and event construction that dominate its cost.
-        """
-        guard = self.guard
-        stored, is_new = guard.events.add(event)
-        if is_new or guard._listeners:
-            self._dispatch_later(stored, is_new)
-
-    def _dispatch_later(self, stored: Event, is_new: bool) -> None:
-        """Dispatch now, or when this thread's import stack empties (as the guard does)."""
-        guard = self.guard
-        state = guard._state
-        if state.stack or state.finding:
-            state.pending.append((stored, is_new))
-        else:
-            guard._dispatch(stored, is_new)
 
     def _record(self, shim: Shim, frame: FrameType, severity: str) -> Event | None:
         if severity == "off":
