@@ -477,3 +477,19 @@ def test_run_unwritable_output_is_reported_with_status_2(tmp_path: Path) -> None
     assert json.loads(out.stdout)["name"] == "__main__"  # the program still ran
     last = out.stderr.splitlines()[-1]
     assert last.startswith(f"ssot-guard: error: cannot write {root / 'blocked' / 'r.json'}: ")
+
+
+@pytest.mark.parametrize(("mode", "status"), [("strict", 3), ("warn", 0)])
+def test_run_internal_error_fails_only_strict_runs(tmp_path: Path, mode: str, status: int) -> None:
+    files = {
+        "buggy.py": """
+            import ssot_guard
+            ssot_guard.active().internal_error("some-feature", RuntimeError("bug"))
+            print("done")
+        """
+    }
+    root = project(tmp_path, files)
+    out = cli(root, "run", "--mode", mode, "buggy.py")
+    assert (out.returncode, out.stdout) == (status, "done\n")
+    listed = "  internal error in some-feature: RuntimeError\n"
+    assert out.stderr.endswith(listed) == (mode == "strict")
