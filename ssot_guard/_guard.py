@@ -42,6 +42,7 @@ from ._policy import Policy
 REPORT_SCHEMA: Final = "ssot_guard.report/1"
 
 Listener = Callable[[Event, bool], None]
+Tolerance = Callable[[str, str, tuple[ChainLink, ...]], bool]
 
 
 #: ``origin`` values that are not file names (SPEC §3.1).
@@ -99,6 +100,7 @@ class Guard:
         self._finder = GuardFinder(self)
         self._enabled = True
         self._listeners: list[Listener] = []
+        self._tolerate: Tolerance | None = None
         self._participants: list[Participant] = []
         self._internal_errors: dict[str, str] = {}
         self._severity = settings.severities()
@@ -142,6 +144,26 @@ class Guard:
     def remove_listener(self, listener: Listener) -> None:
         with contextlib.suppress(ValueError):
             self._listeners.remove(listener)
+
+    def set_tolerance(self, predicate: Tolerance | None) -> None:
+        """Install ``predicate(code, subject, chain)``: known violations (the pytest plugin's
+        baseline) that a rule at ``error`` severity records but does not raise."""
+        self._tolerate = predicate
+
+    def tolerated(self, code: str, subject: str, chain: tuple[ChainLink, ...] = ()) -> bool:
+        """Whether a rule at ``error`` severity should skip raising for this violation.
+
+        Rules that raise at the point call it in their raising branch only (a cold path),
+        so a baselined violation of legacy code is recorded and reported, not raised.
+        """
+        predicate = self._tolerate
+        if predicate is None:
+            return False
+        try:
+            return bool(predicate(code, subject, chain))
+        except Exception as error:
+            self.internal_error("tolerance", error)
+            return False
 
     def failures(self) -> list[Event]:
         """Events recorded at ``error`` severity: the run must fail because of them."""
