@@ -27,7 +27,7 @@ import pytest
 
 if TYPE_CHECKING:
     from ._baseline import Entry, Fingerprint
-    from ._events import Event
+    from ._events import ChainLink, Event
     from ._guard import Guard
 
 PLUGIN_NAME: Final = "ssot_guard.session"
@@ -406,6 +406,7 @@ class SessionPlugin:
             ):
                 guard.set_severity(rule, severity)
         guard.move_to_front()
+        guard.set_tolerance(self.tolerates)
         guard.add_listener(self.on_event)
         for event in list(guard.events):  # recorded before the listener existed
             self.on_event(event, True)
@@ -414,6 +415,7 @@ class SessionPlugin:
         import ssot_guard
 
         self.guard.remove_listener(self.on_event)
+        self.guard.set_tolerance(None)
         if self._saved is not None:
             for rule, severity in self._saved.items():
                 self.guard.set_severity(rule, severity)
@@ -421,6 +423,12 @@ class SessionPlugin:
             ssot_guard.uninstall()
 
     # ---------------------------------------------------------------- events
+
+    def tolerates(self, code: str, subject: str, chain: tuple[ChainLink, ...]) -> bool:
+        """Guard tolerance: baselined violations (all, while updating) are not raised."""
+        from ._baseline import fingerprint
+
+        return self.update or fingerprint(code, subject, chain) in self.baseline
 
     def on_event(self, event: Event, is_new: bool) -> None:
         """Guard listener: attribute each occurrence to the running phase."""

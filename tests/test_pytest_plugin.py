@@ -767,3 +767,39 @@ def test_update_baseline_needs_the_guard_enabled(tmp_path: Path) -> None:
     assert run.returncode == 4, run.out
     assert "--ssot-guard-update-baseline: the guard is not enabled for this run" in run.out
     assert not (root / ".ssot-guard-baseline.json").exists()
+
+
+def test_baselined_violation_of_a_raising_rule_is_not_raised(tmp_path: Path) -> None:
+    # a rule that raises at the point in strict mode (as SSOT004 does) asks the guard
+    # whether the violation is tolerated (baselined) before raising
+    files = {
+        "app/legacy.py": """
+            import ssot_guard
+
+
+            def make_manager():
+                guard = ssot_guard.active()
+                subject = "app.legacy.DatabaseManager"
+                guard.violation("SSOT004", subject=subject, message="non-canonical class")
+                if guard.severity("SSOT004") == "error" and not guard.tolerated("SSOT004", subject):
+                    raise ssot_guard.GuardTypeError("SSOT004 non-canonical-instance")
+                return "manager"
+        """,
+        "tests/test_app.py": """
+            from app.legacy import make_manager
+
+            def test_manager():
+                assert make_manager() == "manager"
+        """,
+    }
+    root = project(tmp_path, files)
+    raised = pytest_run(root)
+    assert raised.returncode == 1, raised.out
+    assert "E           ssot_guard._errors.GuardTypeError: SSOT004 non-canonical-instance" in (
+        raised.lines
+    )
+    update = pytest_run(root, "--ssot-guard-update-baseline")
+    assert update.returncode == 0, update.out
+    tolerated = pytest_run(root)
+    assert tolerated.returncode == 0, tolerated.out
+    assert "  BASELINED  app.legacy.DatabaseManager at app/legacy.py:7" in tolerated.out
