@@ -150,11 +150,13 @@ def build_parser(populate: str | None = None) -> argparse.ArgumentParser:
         action="store_true",
         help="run MODULE as __main__, as python -m does",
     )
+    # One REMAINDER positional: argparse then hands the program its arguments verbatim,
+    # "--" included, as python does (a separate SCRIPT positional loses the first "--").
     run.add_argument(
-        "target", metavar="SCRIPT | MODULE", help="the script path, or with -m the module"
-    )
-    run.add_argument(
-        "args", nargs=argparse.REMAINDER, metavar="ARGS", help="arguments for the program"
+        "program",
+        nargs=argparse.REMAINDER,
+        metavar="SCRIPT | MODULE, ARGS",
+        help="the script path (or with -m the module), then the program's own arguments",
     )
 
     report = commands.add_parser(
@@ -206,6 +208,14 @@ def build_parser(populate: str | None = None) -> argparse.ArgumentParser:
             # Options unknown until the command's module is imported (see main()).
             commands.add_parser(name, help=help_text, add_help=False)
     return parser
+
+
+def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            found: argparse.ArgumentParser = action.choices[name]
+            return found
+    raise KeyError(name)  # pragma: no cover
 
 
 def _lazy_module(command: str) -> Any:
@@ -373,6 +383,16 @@ def _describe(event: Any) -> str:
     return text
 
 
+def _split_program(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """``args.program`` -> ``args.target`` + ``args.args`` (a leading ``--`` ends our options)."""
+    program = list(args.program)
+    if program and program[0] == "--":
+        program.pop(0)
+    if not program:
+        parser.error("the following arguments are required: SCRIPT | MODULE")
+    args.target, args.args = program[0], program[1:]
+
+
 def _command_run(args: argparse.Namespace) -> int:
     import pkgutil  # noqa: F401  runpy.run_path imports it: load it before the guard sees it
 
@@ -516,6 +536,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_OK
     if args.command == "run":
+        _split_program(_subparser(parser, "run"), args)
         return _command_run(args)
     if args.command == "report":
         return _command_report(args)

@@ -493,3 +493,23 @@ def test_run_internal_error_fails_only_strict_runs(tmp_path: Path, mode: str, st
     assert (out.returncode, out.stdout) == (status, "done\n")
     listed = "  internal error in some-feature: RuntimeError\n"
     assert out.stderr.endswith(listed) == (mode == "strict")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        (("prog.py", "--", "a"), ["--", "a"]),  # the program's "--" is the program's
+        (("--", "prog.py", "a", "--", "b"), ["a", "--", "b"]),  # a leading "--" ends ours
+        (("prog.py", "--mode", "strict", "-m"), ["--mode", "strict", "-m"]),
+    ],
+)
+def test_run_passes_program_arguments_verbatim(
+    tmp_path: Path, arguments: tuple[str, ...], expected: list[str]
+) -> None:
+    root = project(tmp_path)
+    out = cli(root, "run", *arguments)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["argv"][1:] == expected
+    script = next(a for a in arguments if a != "--")
+    plain = python(root, script, *expected)
+    assert json.loads(plain.stdout)["argv"][1:] == expected
