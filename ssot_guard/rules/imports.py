@@ -1,11 +1,732 @@
-"""Import rules: SSOT001, SSOT002, SSOT003, SSOT008 and SSOT009."""
+"""Import rules: SSOT001, SSOT002, SSOT003, SSOT008 and SSOT009 (SPEC §1, §2, §7).
+
+How each is seen, and what it costs:
+
+* While the body of a first-party module runs (between ``before_exec`` and
+  ``after_exec``), and only if it is a plain :class:`types.ModuleType`, its ``__class__``
+  is :class:`_PartialModule`, whose ``__getattribute__`` sees every read of the partial
+  module: misses (SSOT001), hand-offs to a module that is itself inside the cycle (SSOT002)
+  and reads from other threads (SSOT008). The class is restored when the body ends, so
+  steady-state attribute reads cost exactly what they cost without the guard (CPython
+  specialises ``LOAD_ATTR`` only for exact ``ModuleType`` instances). The caller's current
+  opcode tells ``from m import x`` (``IMPORT_FROM``) from ``m.x`` and from
+  ``getattr``/``hasattr`` calls (the call's source is parsed, once per call site);
+  probes and dunder lookups are never violations and never raise.
+* The exception CPython raises keeps its type and message: the chain is added with
+  ``add_note()`` (directly for ``m.x``; for ``from m import x`` when the error leaves a
+  module body, since CPython builds that ``ImportError`` after our hook returned).
+* SSOT009 (``from M import X`` where first-party ``M`` is loaded and lacks ``X``): on
+  3.12+ a ``sys.monitoring`` ``RAISE`` callback (no cost unless an exception is raised)
+  sees every failed ``IMPORT_FROM``, swallowed or not. On 3.11 there is no free hook:
+  misses that propagate out of a module body are seen there; swallowed ones only with
+  ``deep = true``, which leaves :class:`_DeepModule` (a ``__getattr__`` for misses) on
+  first-party modules and so costs their steady-state attribute reads (see README).
+* SSOT003: every executed source file is remembered by normalised path; a second module
+  name for the same file is reported once per file.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
+from types import CodeType, FrameType, ModuleType
+from typing import TYPE_CHECKING, Any, Final
+
+from .._errors import GuardAttributeError, GuardImportError
+from .._events import ChainLink
+from .._frames import Location, display_path, is_internal, user_frame
+from .._hook import module_dict
 from .._participant import Participant
+from . import _imports_inspect as _inspect
+
+if TYPE_CHECKING:
+    from .._guard import Guard
+    from .._hook import ExecFrame
+
+_module_getattribute: Final = ModuleType.__getattribute__
+_NOTE_KEY: Final = "ssot_guard.imports.class"
+_CYCLE_NOTE: Final = "import cycle: "
+_MISSING_NOTE: Final = "missing import: "
+_NOT_FILES: Final = frozenset({"built-in", "frozen", "namespace", "unknown"})
+
+#: The active participant (one guard is active at a time); read by the module classes.
+_RULES: ImportRules | None = None
+
+
+class _PartialModule(ModuleType):
+    """The class of a first-party module while its body executes (restored afterwards)."""
+
+    def __getattribute__(self, name: str) -> Any:
+        try:
+            value = _module_getattribute(self, name)
+        except AttributeError as error:
+            rules = _RULES
+            if rules is not None and name[:2] != "__":
+                replacement = rules.on_miss(self, name, error, sys._getframe(1))
+                if replacement is not None:
+                    raise replacement from None
+            raise
+        rules = _RULES
+        if rules is not None:
+            if name == "__spec__":
+                rules.on_spec(self, sys._getframe(1))
+            elif name[:2] != "__":
+                rules.on_hit(self, name, value, sys._getframe(1))
+        return value
+
+
+class _DeepModule(ModuleType):
+    """With ``deep = true`` where no free hook exists (3.11): sees misses after start-up."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            # Only misses get here; asking again yields CPython's own exception and message.
+            return _module_getattribute(self, name)
+        except AttributeError:
+            rules = _RULES
+            if rules is not None and name[:2] != "__":
+                replacement = rules.on_deep_miss(self, name, sys._getframe(1))
+                if replacement is not None:
+                    raise replacement from None
+            raise
+
+
+class _Local(threading.local):
+    """Per-thread state: notes waiting for their exception, hand-offs to re-check."""
+
+    def __init__(self) -> None:
+        #: (partial module, missing name) -> note for the ImportError CPython will raise.
+        self.notes: dict[tuple[str, str], str] = {}
+        #: ``import m`` of a module executing in another thread: SSOT008 if it still is
+        #: when this thread continues (the import lock then handed out a partial module).
+        self.handoffs: list[tuple[ExecFrame, Location | None, tuple[ChainLink, ...]]] = []
 
 
 class ImportRules(Participant):
-    """Not implemented yet: a no-op participant."""
+    """SSOT001, SSOT002, SSOT003, SSOT008 and SSOT009."""
 
     feature = "import-rules"
+
+    def __init__(self, guard: Guard) -> None:
+        super().__init__(guard)
+        self._local = _Local()
+        #: id(module) -> its ExecFrame, for modules whose class is _PartialModule.
+        self._frames: dict[int, ExecFrame] = {}
+        #: normalised source path -> (first module name, display location of its import).
+        self._files: dict[str, tuple[str, str | None]] = {}
+        self._reported_files: set[str] = set()
+        self._tool: int | None = None
+        self._deep = False
+        scope = guard.scope
+        self._foreign_prefixes = (*scope._excluded, "<frozen ")
+        self._own_codes: frozenset[CodeType] = frozenset(
+            {
+                _PartialModule.__getattribute__.__code__,
+                _DeepModule.__getattr__.__code__,
+                ImportRules._on_raise.__code__,
+            }
+        )
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def install(self) -> None:
+        global _RULES
+        _RULES = self
+        self._start_monitoring()
+        self._deep = bool(self.guard.settings.deep) and self._tool is None
+        if self._deep:
+            for name, module in list(sys.modules.items()):
+                if type(module) is ModuleType and self._first_party_module(name, module):
+                    if not self._initializing(module):
+                        module.__class__ = _DeepModule
+
+    def uninstall(self) -> None:
+        global _RULES
+        self._stop_monitoring()
+        for module in list(sys.modules.values()):
+            if type(module) in (_PartialModule, _DeepModule):
+                _retype(module, ModuleType)
+        for frame in list(self._frames.values()):
+            if type(frame.module) is _PartialModule:
+                _retype(frame.module, ModuleType)
+        self._frames.clear()
+        if _RULES is self:
+            _RULES = None
+
+    def after_fork(self) -> None:
+        me = threading.get_ident()
+        self._local = _Local()
+        self._frames = {key: f for key, f in self._frames.items() if f.thread_id == me}
+
+    def summary(self) -> dict[str, Any]:
+        """Which SSOT009 mechanism this process uses (for the report's summary)."""
+        if self._tool is not None:
+            mechanism = "sys.monitoring"
+        elif self._deep:
+            mechanism = "deep"
+        else:
+            mechanism = "propagated-errors"
+        return {"missing_import_detection": mechanism}
+
+    def _start_monitoring(self) -> None:
+        monitoring = getattr(sys, "monitoring", None)
+        if monitoring is None:
+            return
+        for tool in (4, 3):  # ids without a conventional owner (0-2 and 5 have one)
+            if monitoring.get_tool(tool) is None:
+                monitoring.use_tool_id(tool, "ssot_guard")
+                monitoring.register_callback(tool, monitoring.events.RAISE, self._on_raise)
+                monitoring.set_events(tool, monitoring.events.RAISE)
+                self._tool = tool
+                return
+
+    def _stop_monitoring(self) -> None:
+        monitoring = getattr(sys, "monitoring", None)
+        tool, self._tool = self._tool, None
+        if monitoring is None or tool is None:
+            return
+        monitoring.set_events(tool, 0)
+        monitoring.register_callback(tool, monitoring.events.RAISE, None)
+        monitoring.free_tool_id(tool)
+
+    # ------------------------------------------------------------------ exec hooks
+
+    def before_exec(self, frame: ExecFrame, module: ModuleType) -> None:
+        self._check_handoffs()
+        self._double_import(frame)
+        if frame.record.first_party and type(module) in (ModuleType, _DeepModule):
+            frame.notes[_NOTE_KEY] = type(module)
+            self._frames[id(module)] = frame
+            module.__class__ = _PartialModule
+
+    def after_exec(self, frame: ExecFrame, module: ModuleType, error: BaseException | None) -> None:
+        previous = frame.notes.pop(_NOTE_KEY, None)
+        if previous is not None:
+            if self._frames.get(id(module)) is frame:
+                del self._frames[id(module)]
+            if type(module) is _PartialModule:  # unless the module changed it itself
+                _retype(module, _DeepModule if self._deep else previous)
+        if frame.notes.get("runpy"):
+            self._double_import(frame)
+        if error is not None:
+            self._enrich(error)
+        self._check_handoffs()
+        notes = self._local.notes
+        if notes:
+            for key in [key for key in notes if key[0] == frame.record.name]:
+                del notes[key]
+
+    # ------------------------------------------------------------------ module-class hooks
+
+    def on_miss(
+        self, module: ModuleType, name: str, error: AttributeError, caller: FrameType
+    ) -> BaseException | None:
+        """A read of a missing name on a module whose body is executing."""
+        if not self.enabled:
+            module.__class__ = ModuleType
+            return None
+        try:
+            return self._miss(module, name, error, caller)
+        except Exception as failure:
+            self.guard.internal_error(self.feature, failure)
+            return None
+
+    def on_hit(self, module: ModuleType, name: str, value: object, caller: FrameType) -> None:
+        """A successful read of a non-dunder name on a module whose body is executing."""
+        if not self.enabled:
+            module.__class__ = ModuleType
+            return
+        try:
+            self._hit(module, name, value, caller)
+        except Exception as failure:
+            self.guard.internal_error(self.feature, failure)
+
+    def on_spec(self, module: ModuleType, caller: FrameType) -> None:
+        """``__spec__`` was read: how CPython hands a module in ``sys.modules`` to an import."""
+        if not self.enabled:
+            module.__class__ = ModuleType
+            return
+        try:
+            self._spec(module, caller)
+        except Exception as failure:
+            self.guard.internal_error(self.feature, failure)
+
+    def on_deep_miss(
+        self, module: ModuleType, name: str, caller: FrameType
+    ) -> BaseException | None:
+        """``deep`` mode: a missing name on a loaded first-party module."""
+        if not self.enabled:
+            module.__class__ = ModuleType
+            return None
+        try:
+            return self._deep_miss(module, name, caller)
+        except Exception as failure:
+            self.guard.internal_error(self.feature, failure)
+            return None
+
+    def _on_raise(self, code: CodeType, offset: int, exc: BaseException) -> Any:
+        """``sys.monitoring`` RAISE callback (3.12+): a failed ``from M import X``."""
+        if type(exc) is not ImportError or not self.enabled:
+            return None
+        try:
+            if code.co_code[offset] != _inspect.IMPORT_FROM:
+                return None
+            frame = sys._getframe(1)
+            location = Location(code.co_filename, frame.f_lineno, frame.f_globals.get("__name__"))
+            replacement = self._import_error(exc, location, can_raise=True)
+        except Exception as failure:
+            self.guard.internal_error(self.feature, failure)
+            return None
+        if replacement is not None:
+            raise replacement from None
+        return None
+
+    # ------------------------------------------------------------------ SSOT001 / SSOT002
+
+    def _miss(
+        self, module: ModuleType, name: str, error: AttributeError, caller: FrameType
+    ) -> BaseException | None:
+        frame = self._frames.get(id(module))
+        if frame is None or frame.module is not module:
+            return None
+        filename = caller.f_code.co_filename
+        if self._foreign(filename):
+            return None
+        kind = _inspect.access_kind(caller)
+        if kind is None:
+            return None
+        modname = frame.record.name
+        if frame.thread_id != threading.get_ident():
+            self._cross_thread(frame, name, caller)
+            return None
+        if kind == _inspect.PROBE or caller.f_globals.get("__name__") == modname:
+            return None
+        guard = self.guard
+        location = self._location(caller)
+        if kind == _inspect.FROM and f"{modname}.{name}" in sys.modules:
+            # CPython falls back to sys.modules: the submodule is handed out, maybe partial.
+            submodule = guard.executing.get(f"{modname}.{name}")
+            if submodule is not None and submodule.thread_id == frame.thread_id:
+                self._cycle(submodule, location, None)
+            return None
+        severity = guard.severity("SSOT001")
+        if severity == "off":
+            return None
+        chain = self._chain(frame)
+        detail = self._detail(frame, name)
+        closing = ChainLink(modname, guard.display(location))
+        chain_text = " -> ".join(str(link) for link in (*chain, closing))
+        note = f"{_CYCLE_NOTE}{chain_text}: {detail}"
+        if kind == _inspect.FROM:
+            message = f"cannot import name '{name}' from partially initialized module '{modname}'"
+        else:
+            message = f"partially initialized module '{modname}' has no attribute '{name}'"
+        guard.violation(
+            "SSOT001",
+            subject=modname,
+            message=f"{message}: {detail}",
+            location=location,
+            chain=chain,
+            attribute=name,
+        )
+        if severity == "error":
+            text = f"{message} ({note})"
+            if kind == _inspect.FROM:
+                return GuardImportError(text, name=modname, path=frame.record.origin)
+            return GuardAttributeError(text, name=name, obj=module)
+        if kind == _inspect.FROM:
+            self._local.notes[(modname, name)] = note
+        elif note not in (getattr(error, "__notes__", None) or ()):
+            error.add_note(note)
+        return None
+
+    def _hit(self, module: ModuleType, name: str, value: object, caller: FrameType) -> None:
+        frame = self._frames.get(id(module))
+        if frame is None or frame.module is not module:
+            return
+        filename = caller.f_code.co_filename
+        if is_internal(filename) or self._foreign(filename):
+            return
+        kind = _inspect.access_kind(caller)
+        if frame.thread_id != threading.get_ident():
+            if kind is not None:
+                self._cross_thread(frame, name, caller)
+            return
+        if kind != _inspect.FROM or caller.f_globals.get("__name__") == frame.record.name:
+            return
+        location = self._location(caller)
+        fullname = f"{frame.record.name}.{name}"
+        if isinstance(value, ModuleType) and sys.modules.get(fullname) is value:
+            # ``from pkg import sub``: an import of the submodule, not a read of pkg's names.
+            submodule = self._frames.get(id(value))
+            if submodule is not None and submodule.thread_id == frame.thread_id:
+                self._cycle(submodule, location, None)
+            return
+        self._cycle(frame, location, name)
+
+    def _spec(self, module: ModuleType, caller: FrameType) -> None:
+        frame = self._frames.get(id(module))
+        if frame is None or frame.module is not module:
+            return
+        modname = frame.record.name
+        at: FrameType | None = caller
+        filename = caller.f_code.co_filename
+        if is_internal(filename):
+            # importlib.import_module() / __import__(): _find_and_load reads __spec__ of a
+            # module already in sys.modules before handing it out.
+            if caller.f_code.co_name != "_find_and_load":
+                return
+            at = user_frame(caller)
+            if at is None or _inspect.opcode_at(at) == _inspect.IMPORT_NAME:
+                return  # the fromlist path of an import statement: IMPORT_FROM reports it
+            if self._foreign(at.f_code.co_filename):
+                return
+        else:
+            if self._foreign(filename):
+                return
+            op = _inspect.opcode_at(caller)
+            if op == _inspect.IMPORT_NAME:
+                fromlist = _inspect.import_fromlist(caller)
+                if fromlist and "*" not in fromlist:
+                    return  # ``from m import x``: the IMPORT_FROM that follows reports it
+            elif op == _inspect.IMPORT_FROM:
+                # The sys.modules fallback of ``from pkg import sub`` reads sub.__spec__; a
+                # partial parent reports it from its own miss.
+                parent, _, last = modname.rpartition(".")
+                if not parent or last != _inspect.import_from_name(caller):
+                    return
+                if type(sys.modules.get(parent)) is _PartialModule:
+                    return
+            else:
+                return
+        if at is None:
+            return
+        location = self._location(at)
+        if frame.thread_id != threading.get_ident():
+            chain = self._thread_chain(frame)
+            self._local.handoffs.append((frame, location, chain))
+            return
+        if at.f_globals.get("__name__") != modname:
+            self._cycle(frame, location, None)
+
+    def _cycle(self, frame: ExecFrame, location: Location | None, name: str | None) -> None:
+        """SSOT002: *frame*'s module, still executing, handed out *name* or itself."""
+        guard = self.guard
+        if guard.severity("SSOT002") == "off":
+            return
+        stack = guard._state.stack
+        if frame not in stack or stack[-1] is frame:
+            return  # not a cycle: the module's own body is the innermost import
+        modname = frame.record.name
+        chain = self._chain(frame)
+        what = f"'{name}'" if name is not None else "the module object"
+        fields: dict[str, Any] = {"attribute": name} if name is not None else {}
+        guard.violation(
+            "SSOT002",
+            subject=modname,
+            message=(
+                f"{what} was taken from {modname} while its body was still executing "
+                "(import cycle; it works in this import order and fails in another)"
+            ),
+            location=location,
+            chain=chain,
+            **fields,
+        )
+
+    def _detail(self, frame: ExecFrame, name: str) -> str:
+        """Where *name* is defined in the partial module, relative to the cycle's import."""
+        modname = frame.record.name
+        if f"{modname}.{name}" in sys.modules:
+            return f"'{name}' is the submodule {modname}.{name}, still executing"
+        origin = frame.record.origin
+        root = self.guard.settings.project_root
+        if not origin.endswith(".py") or not os.path.isfile(origin):
+            return f"'{name}' is not defined yet"
+        line = _inspect.definitions(origin).get(name)
+        if line is None:
+            return f"'{name}' is defined nowhere in {display_path(origin, root)}"
+        where = f"{display_path(origin, root)}:{line}"
+        import_line = 0
+        stack = self.guard._state.stack
+        if frame in stack:
+            index = stack.index(frame)
+            if index + 1 < len(stack):
+                entered = stack[index + 1].record
+                if entered.location_file == origin:
+                    import_line = entered.location_line
+        if import_line and line > import_line:
+            return f"'{name}' is defined at {where}, after the import at line {import_line}"
+        return f"'{name}' is defined at {where}"
+
+    # ------------------------------------------------------------------ SSOT008
+
+    def _cross_thread(self, frame: ExecFrame, name: str | None, caller: FrameType) -> None:
+        guard = self.guard
+        if guard.severity("SSOT008") == "off":
+            return
+        location = self._location(caller)
+        self._report_cross_thread(frame, location, self._thread_chain(frame), name)
+
+    def _report_cross_thread(
+        self,
+        frame: ExecFrame,
+        location: Location | None,
+        chain: tuple[ChainLink, ...],
+        name: str | None,
+    ) -> None:
+        modname = frame.record.name
+        what = f"'{name}' was read from" if name is not None else "the import received"
+        fields: dict[str, Any] = {"owner_thread": frame.record.thread}
+        if name is not None:
+            fields["attribute"] = name
+        self.guard.violation(
+            "SSOT008",
+            subject=modname,
+            message=(
+                f"{what} {modname} while its body was still executing in thread "
+                f"{frame.record.thread}"
+            ),
+            location=location,
+            chain=chain,
+            **fields,
+        )
+
+    def _check_handoffs(self) -> None:
+        handoffs = self._local.handoffs
+        if not handoffs:
+            return
+        pending = list(handoffs)
+        handoffs.clear()
+        if self.guard.severity("SSOT008") == "off":
+            return
+        for frame, location, chain in pending:
+            if self._frames.get(id(frame.module)) is frame:  # still executing over there
+                self._report_cross_thread(frame, location, chain, None)
+
+    def _thread_chain(self, frame: ExecFrame) -> tuple[ChainLink, ...]:
+        display = self.guard.display
+        links = [ChainLink(frame.record.name, display(frame.record.where))]
+        links.extend(
+            ChainLink(f.record.name, display(f.record.where)) for f in self.guard._state.stack
+        )
+        return tuple(links)
+
+    # ------------------------------------------------------------------ SSOT009
+
+    def _deep_miss(self, module: ModuleType, name: str, caller: FrameType) -> BaseException | None:
+        filename = caller.f_code.co_filename
+        if self._foreign(filename) or _inspect.opcode_at(caller) != _inspect.IMPORT_FROM:
+            return None
+        modname = module_dict(module).get("__name__")
+        if not isinstance(modname, str) or f"{modname}.{name}" in sys.modules:
+            return None
+        found = self._missing(modname, name, self._location(caller))
+        if found is None:
+            return None
+        note, strict = found
+        if strict is not None:
+            return strict
+        self._local.notes[(modname, name)] = note
+        return None
+
+    def _import_error(
+        self, error: ImportError, location: Location | None, *, can_raise: bool
+    ) -> BaseException | None:
+        """A failed ``from M import X``: attach a waiting SSOT001 note, or check SSOT009."""
+        modname, name = error.name, _inspect.missing_name(error)
+        if not modname or not name or _noted(error):
+            return None
+        note = self._local.notes.pop((modname, name), None)
+        if note is not None:
+            error.add_note(note)
+            return None
+        found = self._missing(modname, name, location, path=error.path)
+        if found is None:
+            return None
+        note, strict = found
+        if strict is not None and can_raise:
+            return strict
+        error.add_note(note)
+        return None
+
+    def _missing(
+        self, modname: str, name: str, location: Location | None, path: str | None = None
+    ) -> tuple[str, BaseException | None] | None:
+        """SSOT009 for ``from modname import name``: (note, exception to raise in strict)."""
+        if name[:2] == "__":
+            return None
+        module = sys.modules.get(modname)
+        if module is None or self._initializing(module):
+            return None  # partial modules are SSOT001's
+        if not self._first_party_module(modname, module):
+            return None
+        guard = self.guard
+        severity = guard.severity("SSOT009")
+        if severity == "off":
+            return None
+        modules = [
+            (other, mod)
+            for other, mod in list(sys.modules.items())
+            if isinstance(mod, ModuleType) and self._first_party_module(other, mod)
+        ]
+        suggestion, how = _inspect.suggest(modname, name, modules)
+        if how == "moved" and suggestion is not None:
+            owner = suggestion.rpartition(".")[0]
+            detail = (
+                f"'{name}' is not defined in {modname}; {owner} defines it "
+                f"(from {owner} import {name})"
+            )
+        elif how == "close-match" and suggestion is not None:
+            detail = (
+                f"'{name}' is not defined in {modname}; did you mean "
+                f"'{suggestion.rpartition('.')[2]}'?"
+            )
+        else:
+            detail = f"'{name}' is not defined in {modname}, nor in any loaded first-party module"
+        fields: dict[str, Any] = {"attribute": name, "suggestion": suggestion}
+        guard.violation(
+            "SSOT009",
+            subject=modname,
+            message=detail,
+            location=location,
+            **fields,
+        )
+        strict = None
+        if severity == "error":
+            strict = GuardImportError(
+                f"cannot import name '{name}' from '{modname}': {detail}", name=modname, path=path
+            )
+        return f"{_MISSING_NOTE}{detail}", strict
+
+    # ------------------------------------------------------------------ exceptions
+
+    def _enrich(self, error: BaseException) -> None:
+        """An error leaves a module body: drop our frames, add the note it is waiting for."""
+        if not isinstance(error, ImportError | AttributeError):
+            return
+        _inspect.strip_frames(error, self._own_codes)
+        if type(error) is not ImportError:
+            return
+        tb = _inspect.innermost(error)
+        location = None
+        if tb is not None:
+            code = tb.tb_frame.f_code
+            if code.co_code[tb.tb_lasti] != _inspect.IMPORT_FROM:
+                return
+            name = tb.tb_frame.f_globals.get("__name__")
+            location = Location(code.co_filename, tb.tb_lineno or 0, name)
+        if self._tool is not None:
+            # 3.12+: the RAISE callback already saw it; only a waiting note may remain.
+            modname, name = error.name, _inspect.missing_name(error)
+            note = self._local.notes.pop((modname or "", name or ""), None)
+            if note is not None and not _noted(error):
+                error.add_note(note)
+            return
+        self._import_error(error, location, can_raise=False)
+
+    # ------------------------------------------------------------------ SSOT003
+
+    def _double_import(self, frame: ExecFrame) -> None:
+        record = frame.record
+        key = _file_key(record.origin)
+        if key is None:
+            return
+        self._remember_main()
+        display = self.guard.display(record.where)
+        known = self._files.get(key)
+        if known is None:
+            self._files[key] = (record.name, display)
+            return
+        first_name, first_location = known
+        if first_name == record.name or key in self._reported_files:
+            return
+        scope = self.guard.scope
+        if not (
+            scope.is_first_party(first_name, record.origin)
+            or scope.is_first_party(record.name, record.origin)
+        ):
+            return
+        self._reported_files.add(key)
+        if self.guard.severity("SSOT003") == "off":
+            return
+        shown = display_path(record.origin, self.guard.settings.project_root)
+        self.guard.violation(
+            "SSOT003",
+            subject=record.name,
+            message=(
+                f"{shown} was executed twice, as {first_name} and as {record.name}: "
+                "every class in it now exists twice"
+            ),
+            location=record.where,
+            chain=(ChainLink(first_name, first_location), ChainLink(record.name, display)),
+            file=shown,
+            names=[first_name, record.name],
+            first_location=first_location,
+        )
+
+    def _remember_main(self) -> None:
+        """A script run as ``__main__`` (without runpy's help) counts as executed."""
+        main = sys.modules.get("__main__")
+        if main is None:
+            return
+        key = _file_key(module_dict(main).get("__file__"))
+        if key is not None and key not in self._files:
+            self._files[key] = ("__main__", None)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _foreign(self, filename: str) -> bool:
+        """Code of the standard library or an installed package: its reads are not ours."""
+        return (
+            filename.startswith(self._foreign_prefixes)
+            or "site-packages" in filename
+            or "dist-packages" in filename
+        )
+
+    def _location(self, frame: FrameType) -> Location:
+        return Location(frame.f_code.co_filename, frame.f_lineno, frame.f_globals.get("__name__"))
+
+    def _chain(self, frame: ExecFrame) -> tuple[ChainLink, ...]:
+        """SPEC §3.2: from the partial module to the accessor, each with its import's line.
+
+        The statement that reads from the partial module is the event's ``location``.
+        """
+        display = self.guard.display
+        stack = self.guard._state.stack
+        frames = stack[stack.index(frame) :] if frame in stack else [frame]
+        return tuple(ChainLink(f.record.name, display(f.record.where)) for f in frames)
+
+    def _first_party_module(self, name: str, module: ModuleType) -> bool:
+        file = module_dict(module).get("__file__")
+        return self.guard.scope.is_first_party(name, file if isinstance(file, str) else None)
+
+    def _initializing(self, module: ModuleType) -> bool:
+        """Still executing: our own bookkeeping, or CPython's flag (NOTES P19)."""
+        if id(module) in self._frames:
+            return True
+        spec = module_dict(module).get("__spec__")
+        try:
+            return getattr(spec, "_initializing", False) is True
+        except Exception:
+            return False
+
+
+def _retype(module: ModuleType, cls: type[ModuleType]) -> None:
+    """Set a module's class (only between layout-compatible ModuleType subclasses)."""
+    module.__class__ = cls
+
+
+def _noted(error: BaseException) -> bool:
+    notes = getattr(error, "__notes__", None) or ()
+    return any(
+        isinstance(note, str) and note.startswith((_CYCLE_NOTE, _MISSING_NOTE)) for note in notes
+    )
+
+
+def _file_key(origin: object) -> str | None:
+    if not isinstance(origin, str) or origin in _NOT_FILES or origin.startswith("<"):
+        return None
+    if not os.path.isabs(origin):
+        origin = os.path.abspath(origin)
+    return os.path.normcase(os.path.normpath(origin))
