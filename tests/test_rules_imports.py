@@ -443,7 +443,7 @@ def test_reload_reexecutes_under_the_guard_bookkeeping(tmp_path: Path) -> None:
         "NEW",
         "app/env.py:2",
     )
-    assert chain(event) == [("app.base", "<scenario>:9"), ("app.env", "app/base.py:1")]
+    assert chain(event) == [("app.base", "<scenario>:10"), ("app.env", "app/base.py:1")]
 
 
 def test_modules_are_plain_after_import_and_self_set_class_kept(tmp_path: Path) -> None:
