@@ -63,6 +63,7 @@ from ._canonical_wrap import (
 if TYPE_CHECKING:
     from .._events import Event
     from .._guard import Guard
+    from .._hook import ExecFrame
 
 #: Standard-library helpers that instantiate classes for their caller (``Generic[T]()``,
 #: ``copy.copy``, unpickling, ``dataclasses.replace``): skipped when attributing a call.
@@ -70,6 +71,8 @@ _HELPER_FILES: Final = frozenset(
     getattr(module, "__file__", None) or ""
     for module in (abc, copy, copyreg, dataclasses, enum, functools, pickle, typing)
 )
+#: The bundled demo application is user code (``_frames`` treats it the same way).
+_DEMO_APP: Final = "ssot_guard._demo.app"
 #: Distinct call sites remembered for the fast path (later sites take the normal path).
 MAX_SITES: Final = 4096
 
@@ -173,6 +176,8 @@ class CanonicalClasses(Participant):
         self._skip: dict[CodeType, bool] = {}
         self._codes: dict[int, frozenset[CodeType]] = {}
         self._unwrapped: dict[str, str] = {}
+        #: module name -> first-party (SPEC §1 scope).
+        self._scope: dict[str, bool] = {}
         self._lock = threading.RLock()
         self._active = False
         self._build_original: Any = None
@@ -219,6 +224,19 @@ class CanonicalClasses(Participant):
         for state in self._singletons.values():
             state.lock = threading.Lock()
 
+    def after_exec(self, frame: ExecFrame, module: ModuleType, error: BaseException | None) -> None:
+        """Catch classes the ``__build_class__`` hook never saw (a decorator that returns a
+        rebuilt copy without the wrapper, ``type()`` calls): one lookup per canonical name."""
+        if not self._active or error is not None:
+            return
+        namespace = module_dict(module)
+        for name in self._by_name:
+            value = namespace.get(name)
+            if value is not None and _is_type(value):
+                ident = id(value)
+                if ident not in self._bad and ident not in self._owners and ident not in self._fine:
+                    self._classify(value, None)
+
     def summary(self) -> dict[str, Any]:
         """The ``canonical`` entry of the report summary: declared paths, those never
         imported, and classes that could not be wrapped (C types) with the reason."""
@@ -239,6 +257,7 @@ class CanonicalClasses(Participant):
             known = self._specs.get(spec.path)
             self._specs[spec.path] = merge(known, spec) if known is not None else spec
             self._index()
+            self._fine.clear()  # classes seen before this name was canonical
             if not self._active:
                 self._start()
         name = spec.qualname
@@ -300,6 +319,7 @@ class CanonicalClasses(Participant):
         """Find classes defined before install (or before a late declaration)."""
         wanted = names if names is not None else set(self._by_name)
         seen: set[int] = set()
+        found: list[type] = []
         with self.guard.busy():
             for _name, module in list(sys.modules.items()):
                 if not isinstance(module, ModuleType):
@@ -317,7 +337,11 @@ class CanonicalClasses(Participant):
                     except Exception:  # pragma: no cover - exotic metaclass
                         continue
                     if name in wanted:
-                        self._classify(value, None)
+                        found.append(value)
+            # Canonical classes first, so that a duplicate's event names its location.
+            found.sort(key=lambda cls: class_path(cls) not in self._specs)
+            for cls in found:
+                self._classify(cls, None)
             for info in list(self._bad.values()):
                 for sub in _subclasses(info.cls):
                     self._classify(sub, None)
@@ -344,30 +368,62 @@ class CanonicalClasses(Participant):
                     self._canonical(cls, spec, frame)
                     return None
             module = str(type.__getattribute__(cls, "__module__"))
-            if _allowed(module, specs):
+            if _allowed(module, specs) or not self._first_party(module, frame):
                 self._fine[ident] = cls
                 return None
-            info = _NonCanonical(cls, path, specs[0], None, None)
+            info = _NonCanonical(cls, path, specs[0], None, self._bad_base(cls))
             location = self._definition(cls, frame)
             info.defined_at = self.guard.display(location)
             self._bad[ident] = info
             self._report_definition(info, location)
             self._wrap(cls, info.path, singleton=False)
             return info
+        parent = self._bad_parent(cls)
+        if parent is not None:
+            location = self._definition(cls, frame)
+            base_path = parent.path if parent.base is None else parent.base
+            info = _NonCanonical(cls, path, parent.spec, self.guard.display(location), base_path)
+            self._bad[ident] = info
+            self._wrap(cls, path, singleton=False)
+            return info
+        self._fine[ident] = cls
+        return None
+
+    def _bad_parent(self, cls: type) -> _NonCanonical | None:
+        """The nearest non-canonical base class of *cls*, if any."""
         if self._bad:
             for base in type.__getattribute__(cls, "__mro__")[1:]:
                 parent = self._bad.get(id(base))
                 if parent is not None:
-                    location = self._definition(cls, frame)
-                    base_path = parent.path if parent.base is None else parent.base
-                    info = _NonCanonical(
-                        cls, path, parent.spec, self.guard.display(location), base_path
-                    )
-                    self._bad[ident] = info
-                    self._wrap(cls, path, singleton=False)
-                    return info
-        self._fine[ident] = cls
+                    return parent
         return None
+
+    def _bad_base(self, cls: type) -> str | None:
+        parent = self._bad_parent(cls)
+        if parent is None:
+            return None
+        return parent.path if parent.base is None else parent.base
+
+    def _first_party(self, module: str, frame: FrameType | None) -> bool:
+        """Only first-party classes can be duplicates (SPEC §1 scope): a library's own
+        ``Manager`` or ``Settings`` is not the application's single source of truth."""
+        known = self._scope.get(module)
+        if known is not None:
+            return known
+        if module == "ssot_guard" or module.startswith("ssot_guard."):
+            known = module.startswith(_DEMO_APP)
+        else:
+            loaded = sys.modules.get(module)
+            origin = module_dict(loaded).get("__file__") if loaded is not None else None
+            if origin is None and frame is not None:
+                origin = frame.f_globals.get("__file__")
+            origin = origin if isinstance(origin, str) else None
+            scope = self.guard.scope
+            known = scope.is_first_party(module, origin) or (
+                module == "__main__" and scope.path_is_first_party(origin)
+            )
+        self._scope[module] = known
+        return known
 
     def _canonical(self, cls: type, spec: CanonicalSpec, frame: FrameType | None) -> None:
         location = self._definition(cls, frame)
