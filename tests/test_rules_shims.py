@@ -362,6 +362,27 @@ def test_strict_mode_raises_naming_the_replacement(tmp_path: Path) -> None:
     ]
 
 
+def test_strict_tracebacks_end_at_the_users_statement(tmp_path: Path) -> None:
+    snippet = """
+        import traceback
+        for stmt in ("from app.db.session import get_db_session_factory", "import app.database"):
+            try:
+                exec(compile(stmt, "<user>", "exec"), {})
+            except ImportError as exc:
+                result[stmt] = [f.filename for f in traceback.extract_tb(exc.__traceback__)]
+    """
+    shims = {**SHIMS, **ALIAS}
+    out = run(tmp_path, FILES, snippet, guard={"mode": "strict", "shims": shims})
+    assert out.result == {
+        "from app.db.session import get_db_session_factory": [
+            "<scenario>",
+            "<user>",
+            "<ssot_guard compat shim (importlib._bootstrap-transparent)>",
+        ],
+        "import app.database": ["<scenario>", "<user>"],
+    }
+
+
 def test_rule_override_log_serves_without_warning(tmp_path: Path) -> None:
     snippet = "from app.db.session import get_db_session_factory as f\nresult['v'] = f()"
     out = run(

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import wrapt
 
+from .._errors import SSOTGuardError
 from .._hook import module_dict
 
 if TYPE_CHECKING:
@@ -113,7 +114,11 @@ def make_getattr(
         def __getattr__(name: str) -> Any:
             shim = table.get(name)
             if shim is not None:
-                return use(shim, sys._getframe(1))
+                try:
+                    return use(shim, sys._getframe(1))
+                except SSOTGuardError as error:
+                    # The user's traceback ends here, not deep inside the guard.
+                    raise error.with_traceback(None)  # noqa: B904
             raise missing_attribute(module_ref(), name)
 
     else:
@@ -121,7 +126,10 @@ def make_getattr(
         def __getattr__(name: str) -> Any:
             shim = table.get(name)
             if shim is not None:
-                return use(shim, sys._getframe(1))
+                try:
+                    return use(shim, sys._getframe(1))
+                except SSOTGuardError as error:
+                    raise error.with_traceback(None)  # noqa: B904
             return original(name)
 
     __getattr__.__code__ = __getattr__.__code__.replace(co_filename=TRANSPARENT_FILENAME)

@@ -35,7 +35,7 @@ from types import CodeType, FrameType, ModuleType
 from typing import TYPE_CHECKING, Any, Final
 
 from .._config import ShimSpec
-from .._errors import GuardAttributeError, GuardImportError
+from .._errors import GuardAttributeError, GuardImportError, SSOTGuardError
 from .._events import Event
 from .._frames import is_internal
 from .._hook import module_dict
@@ -122,10 +122,21 @@ class AliasLoader(importlib.abc.Loader):
         return None
 
     def exec_module(self, module: ModuleType) -> None:
-        self._participant._alias_exec(self._shim, module, sys._getframe(1))
+        try:
+            self._participant._alias_exec(self._shim, module, sys._getframe(1))
+        except SSOTGuardError as error:
+            # Drop the guard's frames; this one carries importlib's file name, so
+            # CPython trims it from import tracebacks like its own (import.c
+            # ``remove_importlib_frames``): the user sees their import statement only.
+            raise error.with_traceback(None)  # noqa: B904
 
     def __repr__(self) -> str:
         return f"<ssot_guard compat shim {self._shim.old!r} -> {self._shim.replacement!r}>"
+
+
+AliasLoader.exec_module.__code__ = AliasLoader.exec_module.__code__.replace(
+    co_filename="<frozen importlib._bootstrap_external>"
+)
 
 
 class CompatShims(Participant):
