@@ -42,7 +42,7 @@ from ._policy import Policy
 REPORT_SCHEMA: Final = "ssot_guard.report/1"
 
 Listener = Callable[[Event, bool], None]
-Tolerance = Callable[[str, str, tuple[ChainLink, ...]], bool]
+Tolerance = Callable[[str, str, tuple[ChainLink, ...], str | None], bool]
 
 
 #: ``origin`` values that are not file names (SPEC §3.1).
@@ -146,21 +146,28 @@ class Guard:
             self._listeners.remove(listener)
 
     def set_tolerance(self, predicate: Tolerance | None) -> None:
-        """Install ``predicate(code, subject, chain)``: known violations (the pytest plugin's
-        baseline) that a rule at ``error`` severity records but does not raise."""
+        """Install ``predicate(code, subject, chain, attribute)``: known violations (the pytest
+        plugin's baseline) that a rule at ``error`` severity records but does not raise."""
         self._tolerate = predicate
 
-    def tolerated(self, code: str, subject: str, chain: tuple[ChainLink, ...] = ()) -> bool:
+    def tolerated(
+        self,
+        code: str,
+        subject: str,
+        chain: tuple[ChainLink, ...] = (),
+        attribute: str | None = None,
+    ) -> bool:
         """Whether a rule at ``error`` severity should skip raising for this violation.
 
         Rules that raise at the point call it in their raising branch only (a cold path),
         so a baselined violation of legacy code is recorded and reported, not raised.
+        Pass the same ``subject``, ``chain`` and ``attribute`` field as the event.
         """
         predicate = self._tolerate
         if predicate is None:
             return False
         try:
-            return bool(predicate(code, subject, chain))
+            return bool(predicate(code, subject, chain, attribute))
         except Exception as error:
             self.internal_error("tolerance", error)
             return False
