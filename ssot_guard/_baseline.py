@@ -1,7 +1,9 @@
 """The baseline (ratchet) file of known violations, used by the pytest plugin (SPEC §9).
 
-A fingerprint is rule + subject + the chain's module names: no line numbers and no
-locations, so unrelated edits do not churn the file. The file is sorted, indented JSON
+A fingerprint is rule + subject + the name concerned (the rule's ``attribute`` field, for
+the import rules whose subject is a module: two names missing from one module are two
+violations) + the chain's module names: no line numbers and no locations, so unrelated
+edits do not churn the file. The file is sorted, indented JSON
 (merge-friendly, like mypy-baseline's); each entry may carry a ``reason`` that survives
 ``--ssot-guard-update-baseline``. Anything unexpected in the file is a
 :class:`BaselineError` naming the file and the problem: a hand-broken baseline must be
@@ -25,10 +27,10 @@ from ._rules import BY_CODE, lookup
 SCHEMA: Final = "ssot_guard.baseline/1"
 DEFAULT_NAME: Final = ".ssot-guard-baseline.json"
 
-#: ``(rule code, subject, module names of the chain)``
-Fingerprint = tuple[str, str, tuple[str, ...]]
+#: ``(rule code, subject, attribute or "", module names of the chain)``
+Fingerprint = tuple[str, str, str, tuple[str, ...]]
 
-_ENTRY_KEYS: Final = ("rule", "name", "subject", "chain", "reason")
+_ENTRY_KEYS: Final = ("rule", "name", "subject", "attribute", "chain", "reason")
 
 
 class BaselineError(Exception):
@@ -43,24 +45,34 @@ class Entry:
     subject: str
     chain: tuple[str, ...] = ()
     reason: str | None = None
+    attribute: str | None = None
 
     @property
     def fingerprint(self) -> Fingerprint:
-        return (self.rule, self.subject, self.chain)
+        return (self.rule, self.subject, self.attribute or "", self.chain)
+
+    @classmethod
+    def of(cls, fingerprint: Fingerprint, reason: str | None = None) -> Entry:
+        rule, subject, attribute, chain = fingerprint
+        return cls(rule, subject, chain, reason, attribute or None)
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "rule": self.rule,
             "name": BY_CODE[self.rule].name,
             "subject": self.subject,
-            "chain": list(self.chain),
         }
+        if self.attribute:
+            data["attribute"] = self.attribute
+        data["chain"] = list(self.chain)
         if self.reason is not None:
             data["reason"] = self.reason
         return data
 
 
-def fingerprint(rule: str, subject: str, chain: Iterable[Any]) -> Fingerprint:
+def fingerprint(
+    rule: str, subject: str, chain: Iterable[Any], attribute: object = None
+) -> Fingerprint:
     """The fingerprint of an event; *chain* holds ``ChainLink``\\ s, dicts or module names."""
     modules: list[str] = []
     for link in chain:
@@ -70,7 +82,7 @@ def fingerprint(rule: str, subject: str, chain: Iterable[Any]) -> Fingerprint:
             modules.append(str(link.get("module")))
         else:
             modules.append(str(getattr(link, "module", link)))
-    return (rule, subject, tuple(modules))
+    return (rule, subject, attribute if isinstance(attribute, str) else "", tuple(modules))
 
 
 def _problem(path: str, where: str, text: str) -> BaselineError:
@@ -97,6 +109,9 @@ def _entry(path: str, index: int, raw: object) -> Entry:
     chain = raw.get("chain", [])
     if not isinstance(chain, list) or not all(isinstance(m, str) for m in chain):
         raise _problem(path, f"{where}.chain", "expected a list of module names")
+    attribute = raw.get("attribute")
+    if attribute is not None and (not isinstance(attribute, str) or not attribute):
+        raise _problem(path, f"{where}.attribute", f"expected a name, got {attribute!r}")
     reason = raw.get("reason")
     if reason is not None and not isinstance(reason, str):
         raise _problem(path, f"{where}.reason", f"expected a string, got {type(reason).__name__}")
@@ -105,7 +120,13 @@ def _entry(path: str, index: int, raw: object) -> Entry:
         raise _problem(
             path, f"{where}.name", f"{name!r} does not match rule {rule.code} ({rule.name!r})"
         )
-    return Entry(rule=rule.code, subject=raw["subject"], chain=tuple(chain), reason=reason)
+    return Entry(
+        rule=rule.code,
+        subject=raw["subject"],
+        chain=tuple(chain),
+        reason=reason,
+        attribute=attribute,
+    )
 
 
 def load(path: str | os.PathLike[str]) -> dict[Fingerprint, Entry]:
@@ -142,7 +163,8 @@ def load(path: str | os.PathLike[str]) -> dict[Fingerprint, Entry]:
             raise _problem(
                 name,
                 f"violations[{index}]",
-                f"duplicate of violations[{first[entry.fingerprint]}] (same rule, subject, chain)",
+                f"duplicate of violations[{first[entry.fingerprint]}] "
+                "(same rule, subject, attribute and chain)",
             )
         entries[entry.fingerprint] = entry
         first[entry.fingerprint] = index

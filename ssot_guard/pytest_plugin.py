@@ -249,7 +249,7 @@ def _start(config: pytest.Config, options: Any) -> None:
 
 def _resolve(config: pytest.Config, options: Any) -> tuple[str, dict[str, Any]] | None:
     """The mode and ``install()`` arguments for this run, or ``None`` when inert."""
-    from ._config import ENV_CONFIG, ENV_MODE, find_pyproject, load_settings
+    from ._config import DEFAULT_SOURCE, ENV_CONFIG, ENV_MODE, find_pyproject, load_settings
     from ._errors import ConfigError
 
     cli = getattr(options, "ssot_guard", None)
@@ -281,6 +281,8 @@ def _resolve(config: pytest.Config, options: Any) -> tuple[str, dict[str, Any]] 
         mode = cli
     elif settings.sources.get("mode", "").startswith("environment"):
         mode = settings.mode  # SSOT_GUARD_MODE names the mode of this very run
+    elif settings.mode == "off" and settings.sources.get("test_mode") == DEFAULT_SOURCE:
+        mode = "off"  # the kill switch holds in test runs too, unless test-mode says otherwise
     else:
         mode = settings.test_mode
     if mode == "off":
@@ -342,6 +344,7 @@ class _Seen:
             "rule": event.rule,
             "name": event.name,
             "subject": event.subject,
+            "attribute": event.fields.get("attribute"),
             "location": event.location,
             "chain": [link.as_dict() for link in event.chain],
             "message": event.message,
@@ -424,11 +427,13 @@ class SessionPlugin:
 
     # ---------------------------------------------------------------- events
 
-    def tolerates(self, code: str, subject: str, chain: tuple[ChainLink, ...]) -> bool:
+    def tolerates(
+        self, code: str, subject: str, chain: tuple[ChainLink, ...], attribute: str | None
+    ) -> bool:
         """Guard tolerance: baselined violations (all, while updating) are not raised."""
         from ._baseline import fingerprint
 
-        return self.update or fingerprint(code, subject, chain) in self.baseline
+        return self.update or fingerprint(code, subject, chain, attribute) in self.baseline
 
     def on_event(self, event: Event, is_new: bool) -> None:
         """Guard listener: attribute each occurrence to the running phase."""
@@ -446,7 +451,8 @@ class SessionPlugin:
         if self.guard.severity(event.rule) != "error":
             return
         seen.error = True
-        if fingerprint(event.rule, event.subject, event.chain) in self.baseline:
+        attribute = event.fields.get("attribute")
+        if fingerprint(event.rule, event.subject, event.chain, attribute) in self.baseline:
             return
         seen.failing = True
         if self.update:
@@ -602,7 +608,7 @@ class SessionPlugin:
         occurred: set[Fingerprint] = set()
         groups: dict[str, dict[str, list[dict[str, Any]]]] = {}
         for record in records:
-            fp = _baseline.fingerprint(record["rule"], record["subject"], record["chain"])
+            fp = _fingerprint(record)
             occurred.add(fp)
             if record["failing"]:
                 kind = "new"
@@ -637,7 +643,7 @@ class SessionPlugin:
             for kind in ("new", "baselined", "not failing"):
                 for record in sorted(kinds.get(kind, ()), key=_sort_key):
                     markup = red if kind == "new" and not self.update else {}
-                    out.append((_record_line(kind.upper(), record), markup))
+                    out.extend((line, markup) for line in _record_lines(kind.upper(), record))
         failed = False
         if not self.update and any(r["session_failure"] and r["failing"] for r in records):
             out.append(("violations outside any test fail the session (see above)", red))
@@ -652,9 +658,9 @@ class SessionPlugin:
         if self.update and self.baseline_path is not None:
             keep = {fp: entry for fp, entry in self.baseline.items() if fp in occurred}
             for record in records:
-                fp = _baseline.fingerprint(record["rule"], record["subject"], record["chain"])
+                fp = _fingerprint(record)
                 if record["failing"] and fp not in keep:
-                    keep[fp] = _baseline.Entry(rule=fp[0], subject=fp[1], chain=fp[2])
+                    keep[fp] = _baseline.Entry.of(fp)
             _baseline.write(self.baseline_path, keep.values())
             added = len([fp for fp in keep if fp not in self.baseline])
             out.append(
@@ -674,8 +680,10 @@ class SessionPlugin:
                     {},
                 )
             )
-        for rule, subject, chain in stale:
+        for rule, subject, attribute, chain in stale:
             text = f"  STALE      {rule} {BY_CODE[rule].name}: {subject}"
+            if attribute:
+                text += f" '{attribute}'"
             if chain:
                 text += f"  chain {' -> '.join(chain)}"
             out.append((text, red if self.strict_baseline else yellow))
@@ -716,6 +724,12 @@ def _describe(event: Event) -> list[str]:
     return lines
 
 
+def _fingerprint(record: dict[str, Any]) -> Fingerprint:
+    from ._baseline import fingerprint
+
+    return fingerprint(record["rule"], record["subject"], record["chain"], record.get("attribute"))
+
+
 def _chain_text(chain: list[dict[str, Any]]) -> str:
     parts = []
     for link in chain:
@@ -724,15 +738,16 @@ def _chain_text(chain: list[dict[str, Any]]) -> str:
     return " -> ".join(parts)
 
 
-def _record_line(kind: str, record: dict[str, Any]) -> str:
+def _record_lines(kind: str, record: dict[str, Any]) -> list[str]:
     text = f"  {kind:<10} {record['subject']}"
+    if isinstance(record.get("attribute"), str):
+        text += f" '{record['attribute']}'"
     if record.get("location"):
         text += f" at {record['location']}"
-    if record.get("chain"):
-        text += f"  chain {_chain_text(record['chain'])}"
-    count = int(record["count"])
-    text += f"  [{count}x, first in {record['where']}]"
-    return text
+    text += f"  [{int(record['count'])}x, first in {record['where']}]"
+    if not record.get("chain"):
+        return [text]
+    return [text, f"  {'':<10} chain: {_chain_text(record['chain'])}"]
 
 
 def _sort_key(record: dict[str, Any]) -> tuple[str, str]:

@@ -304,6 +304,12 @@ def test_enabled_from_the_command_line_and_the_environment(tmp_path: Path) -> No
     assert "SEVERITY warn" in env.out and env.returncode == 0, env.out
     off = pytest_run(root, "-s", "--ssot-guard=off")
     assert "assert None is not None" in off.out and off.returncode == 1, off.out
+    (root / "pyproject.toml").write_text('[tool.ssot_guard]\nmode = "off"\n')
+    kill_switch = pytest_run(root, "-s")
+    assert "assert None is not None" in kill_switch.out, kill_switch.out
+    (root / "pyproject.toml").write_text('[tool.ssot_guard]\nmode = "off"\ntest-mode = "warn"\n')
+    test_mode = pytest_run(root, "-s")
+    assert "SEVERITY warn" in test_mode.out and test_mode.returncode == 0, test_mode.out
     bad = pytest_run(root, "--ssot-guard", "tests")
     assert bad.returncode == 4, bad.out
     assert "--ssot-guard: expected one of off, warn, strict, got 'tests'" in bad.out
@@ -503,22 +509,23 @@ def test_baseline_update_tolerate_new_and_stale(tmp_path: Path) -> None:
     ]
 
 
-def test_baseline_fingerprint_ignores_lines_and_uses_the_chain(tmp_path: Path) -> None:
+def test_baseline_fingerprint_ignores_lines_and_uses_name_and_chain(tmp_path: Path) -> None:
     files = {
         "app/chained.py": """
             import ssot_guard
             from ssot_guard import ChainLink
 
 
-            def hit():
+            def hit(name="FLAGS"):
                 ssot_guard.active().violation(
                     "SSOT001",
                     subject="app.config",
-                    message="x not defined yet",
+                    message="not defined yet",
                     chain=(
                         ChainLink("app.config", "app/main.py:3"),
                         ChainLink("app.env", "app/config.py:1"),
                     ),
+                    attribute=name,
                 )
         """,
         "tests/test_app.py": """
@@ -536,6 +543,7 @@ def test_baseline_fingerprint_ignores_lines_and_uses_the_chain(tmp_path: Path) -
             "rule": "SSOT001",
             "name": "partial-module-access",
             "subject": "app.config",
+            "attribute": "FLAGS",
             "chain": ["app.config", "app.env"],
         }
     ]
@@ -544,7 +552,21 @@ def test_baseline_fingerprint_ignores_lines_and_uses_the_chain(tmp_path: Path) -
     (root / "app/chained.py").write_text("\n\n# moved\n" + source)
     run = pytest_run(root)
     assert run.returncode == 0, run.out
-    assert "  BASELINED  app.config at app/chained.py:9" in run.out
+    assert "  BASELINED  app.config 'FLAGS' at app/chained.py:9  [1x, first in " in run.out
+    assert (
+        "             chain: app.config (app/main.py:3) -> app.env (app/config.py:1)" in run.lines
+    )
+    # another name missing from the same module is a new violation
+    (root / "tests/test_app.py").write_text(
+        "from app.chained import hit\n\ndef test_chain():\n    hit('OTHER')\n"
+    )
+    other = pytest_run(root)
+    assert other.returncode == 1, other.out
+    assert "  NEW        app.config 'OTHER' at app/chained.py:9  [1x, first in " in other.out
+    assert (
+        "  STALE      SSOT001 partial-module-access: app.config 'FLAGS'  "
+        "chain app.config -> app.env"
+    ) in other.lines
 
 
 def test_corrupt_baseline_is_a_usage_error_and_never_overwritten(tmp_path: Path) -> None:
