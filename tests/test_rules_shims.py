@@ -234,6 +234,38 @@ def test_other_names_behave_exactly_as_before(tmp_path: Path) -> None:
     assert shim_events(guarded) == []
 
 
+def test_partial_module_messages_match_cpython(tmp_path: Path) -> None:
+    snippet = """
+        import sys, types, ssot_guard
+        from importlib.machinery import ModuleSpec
+        for name in ("plainmod", "shimmed"):
+            module = types.ModuleType(name)
+            module.__spec__ = ModuleSpec(name, None, is_package=True)
+            sys.modules[name] = module
+        ssot_guard.install(shims={"shimmed.old": "json.dumps"})
+        for state in ("initializing", "submodule", "complete"):
+            for name in ("plainmod", "shimmed"):
+                spec = sys.modules[name].__spec__
+                spec._initializing = state == "initializing"
+                spec._uninitialized_submodules = ["sub"] if state == "submodule" else []
+                try:
+                    getattr(sys.modules[name], "sub")
+                except AttributeError as exc:
+                    result[state + ":" + name] = str(exc).replace(name, "M")
+        result["hooked"] = "__getattr__" in vars(sys.modules["shimmed"])
+    """
+    out = run(tmp_path, FILES, snippet, unguarded=True)
+    assert out.error is None, out.error
+    assert out.result.pop("hooked") is True
+    for state in ("initializing", "submodule", "complete"):
+        assert out.result[f"{state}:shimmed"] == out.result[f"{state}:plainmod"]
+    assert out.result["initializing:shimmed"] == (
+        "partially initialized module 'M' has no attribute 'sub' "
+        "(most likely due to a circular import)"
+    )
+    assert out.result["complete:shimmed"] == "module 'M' has no attribute 'sub'"
+
+
 OWN_GETATTR = {
     **FILES,
     "app/db/session.py": """

@@ -77,11 +77,10 @@ def missing_attribute(module: ModuleType | None, name: str) -> AttributeError:
             initializing = bool(getattr(spec, "_initializing", False))
         except Exception:
             initializing = False
-        if sys.version_info >= (3, 12):
-            try:
-                uninitialized = getattr(spec, "_uninitialized_submodules", ()) or ()
-            except Exception:
-                uninitialized = ()
+        try:  # set by importlib since 3.11 (gh-88880)
+            uninitialized = getattr(spec, "_uninitialized_submodules", ()) or ()
+        except Exception:
+            uninitialized = ()
     if initializing:
         text = (
             f"partially initialized module '{module_name}' has no attribute '{name}' "
