@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         "bench_app.db.DatabaseManager": {},
         "bench_app.db.Settings": {"singleton": True},
     }
+    packages = ["bench_app", "bench_legacy"]
     workloads = {
         "canonical class": (app.DatabaseManager, _loop),
         "non-canonical, known site": (legacy.DatabaseManager, _loop),
@@ -91,7 +92,11 @@ def main(argv: list[str] | None = None) -> int:
         warnings.simplefilter("ignore")
         for _ in range(args.rounds):
             for guarded in (False, True):
-                guard = ssot_guard.install(mode="warn", canonical=canonical) if guarded else None
+                guard = (
+                    ssot_guard.install(mode="warn", canonical=canonical, packages=packages)
+                    if guarded
+                    else None
+                )
                 for name, (cls, loop) in workloads.items():
                     loop(cls, 1000)  # warm up; the first occurrence is reported here
                     seconds = loop(cls, args.calls)

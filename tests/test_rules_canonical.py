@@ -774,3 +774,103 @@ def test_no_constructor_values_anywhere(tmp_path: Path) -> None:
         blob = out.stdout + out.stderr + json.dumps(out.warnings) + json.dumps(out.report)
         assert "hunter2" not in blob and "S3CRET" not in blob and "admin" not in blob
         assert "ssot_guard.non_canonical_instance" in out.stderr
+
+
+MODELS = {
+    "app/__init__.py": "",
+    "app/models.py": """
+        class User: pass
+        class Config: pass
+        class Color: pass
+        class Pooled: pass
+    """,
+    "legacy/__init__.py": "",
+    "legacy/models.py": """
+        import enum
+
+        import pydantic
+        from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+        class Base(DeclarativeBase):
+            pass
+
+
+        class User(Base):
+            __tablename__ = "users"
+            id: Mapped[int] = mapped_column(primary_key=True)
+            name: Mapped[str]
+
+
+        class Config(pydantic.BaseModel):
+            url: str
+            size: int = 3
+
+
+        class Color(enum.Enum):
+            RED = 1
+
+
+        class Pooled:
+            def __new__(cls, *args):
+                return super().__new__(cls)
+
+            def __init__(self, size):
+                self.size = size
+    """,
+}
+
+
+def test_framework_classes_enums_and_pickling(tmp_path: Path) -> None:
+    snippet = """
+        import inspect, pickle
+        from legacy.models import User, Config, Color, Pooled
+        user, config, color = User(id=1, name="x"), Config(url="u"), Color(1)
+        result["values"] = [user.name, repr(config), repr(color)]
+        result["signatures"] = [str(inspect.signature(c)) for c in (User, Config, Pooled)]
+        clone = pickle.loads(pickle.dumps(Pooled(4)))
+        result["clone"] = clone.size
+    """
+    canonical = {f"app.models.{n}": {} for n in ("User", "Config", "Color", "Pooled")}
+    plain, guarded = run_both(tmp_path, MODELS, snippet, guard={"canonical": canonical})
+    assert guarded.error is None, guarded.error
+    assert guarded.result == plain.result
+    instances = [(e["subject"], e["location"]) for e in guarded.events_for("SSOT004")]
+    # Enum members are looked up, not created: enums are reported as definitions only.
+    # Unpickling calls Pooled.__new__ (a __new__ of its own): seen, at the user's line.
+    assert instances == [
+        ("legacy.models.User", "<scenario>:4"),
+        ("legacy.models.Config", "<scenario>:4"),
+        ("legacy.models.Pooled", "<scenario>:7"),
+    ]
+    definitions = [e["subject"] for e in guarded.events_for("SSOT005")]
+    assert definitions == [f"legacy.models.{n}" for n in ("User", "Config", "Color", "Pooled")]
+
+
+def test_rules_off_install_nothing_and_threads_count_exactly(tmp_path: Path) -> None:
+    snippet = """
+        import builtins
+        import legacy.db
+        result["hooked"] = builtins.__build_class__.__module__
+        result["init"] = type(legacy.db.DatabaseManager.__dict__["__init__"]).__name__
+        legacy.db.DatabaseManager("x")
+    """
+    rules = {"SSOT004": "off", "SSOT005": "off", "SSOT007": "off"}
+    out = run(tmp_path / "off", FILES, snippet, guard={"canonical": CANON, "rules": rules})
+    assert out.result == {"hooked": "builtins", "init": "function"}
+    assert out.events == []
+
+    snippet = """
+        import threading
+        from legacy.db import DatabaseManager
+        def work():
+            for _ in range(500):
+                DatabaseManager("x")
+        threads = [threading.Thread(target=work) for _ in range(6)]
+        for t in threads: t.start()
+        for t in threads: t.join()
+    """
+    out = run(tmp_path / "threads", FILES, snippet, guard={"canonical": CANON})
+    assert [(e["location"], e["count"]) for e in out.events_for("SSOT004")] == [
+        ("<scenario>:6", 3000)
+    ]

@@ -73,6 +73,7 @@ _HELPER_FILES: Final = frozenset(
 )
 #: The bundled demo application is user code (``_frames`` treats it the same way).
 _DEMO_APP: Final = "ssot_guard._demo.app"
+_CODES: Final = ("SSOT004", "SSOT005", "SSOT007")
 #: Distinct call sites remembered for the fast path (later sites take the normal path).
 MAX_SITES: Final = 4096
 
@@ -190,7 +191,7 @@ class CanonicalClasses(Participant):
         declared = list(DECLARED.items())
         for path, (spec, _cls) in declared:
             specs[path] = merge(specs[path], spec) if path in specs else spec
-        if not specs:
+        if not specs or all(self._severity[code] == "off" for code in _CODES):
             return
         with self._lock:
             self._specs = specs
@@ -258,6 +259,8 @@ class CanonicalClasses(Participant):
             self._specs[spec.path] = merge(known, spec) if known is not None else spec
             self._index()
             self._fine.clear()  # classes seen before this name was canonical
+            if all(self._severity[code] == "off" for code in _CODES):
+                return
             if not self._active:
                 self._start()
         name = spec.qualname
@@ -436,6 +439,8 @@ class CanonicalClasses(Participant):
     def _wrap(self, cls: type, path: str, *, singleton: bool) -> None:
         if wrapper_in(cls) is not None:
             return  # a copy of a wrapped class (``@dataclass(slots=True)``): already covered
+        if isinstance(cls, enum.EnumMeta):
+            return  # ``Color(1)`` looks a member up; enum members are made with the class
         try:
             if singleton:
                 record = install_wrapper(cls, None, self._after)
