@@ -825,3 +825,61 @@ def test_baselined_violation_of_a_raising_rule_is_not_raised(tmp_path: Path) -> 
     tolerated = pytest_run(root)
     assert tolerated.returncode == 0, tolerated.out
     assert "  BASELINED  app.legacy.DatabaseManager at app/legacy.py:7" in tolerated.out
+
+
+# --------------------------------------------------------------------------- real rules
+
+CYCLE = {
+    "app/config/__init__.py": "",
+    "app/config/base.py": """
+        from app import environment
+
+        FEATURE_FLAGS = {"chat": True}
+    """,
+    "app/environment.py": """
+        try:
+            from app.config.base import FEATURE_FLAGS
+        except ImportError:
+            FEATURE_FLAGS = {}
+    """,
+    "tests/test_env.py": """
+        def test_flags():
+            import app.config.base
+            from app import environment
+            assert environment.FEATURE_FLAGS == {}
+    """,
+}
+
+
+def test_real_swallowed_partial_module_access_fails_and_baselines(tmp_path: Path) -> None:
+    root = project(tmp_path, CYCLE)
+    run = pytest_run(root)
+    assert run.returncode == 1, run.out
+    failure = run.lines.index("ssot_guard: 1 violation at error severity during this test (call):")
+    assert run.lines[failure + 1] == "  SSOT001 partial-module-access: app.config.base"
+    assert run.lines[failure + 3 : failure + 5] == [
+        "    at app/environment.py:2",
+        "    chain: app.config.base (tests/test_env.py:2) -> "
+        "app.environment (app/config/base.py:1)",
+    ]
+    assert run.section()[1:] == [
+        "SSOT001 partial-module-access: 1 new",
+        "  NEW        app.config.base 'FEATURE_FLAGS' at app/environment.py:2  "
+        "[1x, first in tests/test_env.py::test_flags (call)]",
+        "             chain: app.config.base (tests/test_env.py:2) -> "
+        "app.environment (app/config/base.py:1)",
+    ]
+    assert pytest_run(root, "--ssot-guard-update-baseline").returncode == 0
+    entries = json.loads((root / ".ssot-guard-baseline.json").read_text())["violations"]
+    assert entries == [
+        {
+            "rule": "SSOT001",
+            "name": "partial-module-access",
+            "subject": "app.config.base",
+            "attribute": "FEATURE_FLAGS",
+            "chain": ["app.config.base", "app.environment"],
+        }
+    ]
+    tolerated = pytest_run(root, "--ssot-guard-strict-baseline")
+    assert tolerated.returncode == 0, tolerated.out
+    assert "baseline .ssot-guard-baseline.json: 1 entry, 1 matched, 0 stale" in tolerated.lines
