@@ -710,7 +710,9 @@ class SessionPlugin:
 
 
 def _describe(event: Event) -> list[str]:
-    lines = [f"{event.rule} {event.name}: {event.subject}"]
+    attribute = event.fields.get("attribute")
+    head = f"{event.rule} {event.name}: {event.subject}"
+    lines = [f"{head} '{attribute}'" if isinstance(attribute, str) else head]
     if event.message:
         lines.append(f"  {event.message}")
     if event.location:

@@ -856,7 +856,9 @@ def test_real_swallowed_partial_module_access_fails_and_baselines(tmp_path: Path
     run = pytest_run(root)
     assert run.returncode == 1, run.out
     failure = run.lines.index("ssot_guard: 1 violation at error severity during this test (call):")
-    assert run.lines[failure + 1] == "  SSOT001 partial-module-access: app.config.base"
+    assert (
+        run.lines[failure + 1] == "  SSOT001 partial-module-access: app.config.base 'FEATURE_FLAGS'"
+    )
     assert run.lines[failure + 3 : failure + 5] == [
         "    at app/environment.py:2",
         "    chain: app.config.base (tests/test_env.py:2) -> "
