@@ -70,6 +70,8 @@ def test_function_local_import_is_served_lazily_and_reported_once_per_line(
         "replies": ["manager"] * 3,
         "loaded_after": True,
     }
+    # Served names are no missing imports (SSOT009) and nothing else fires.
+    assert guarded.rules() == ["SSOT006"]
     [event] = shim_events(guarded)
     assert brief(event) == (OLD, "app/ws.py:3", "warn", 3)
     assert event["replacement"] == NEW
@@ -387,6 +389,7 @@ def test_strict_mode_raises_naming_the_replacement(tmp_path: Path) -> None:
         "has": False,
         "resolved": False,  # raised before any side effect: nothing imported
     }
+    assert out.rules() == ["SSOT006"] * 3  # the guard's own error is no SSOT009
     assert [brief(e) for e in shim_events(out)] == [
         (OLD, "<scenario>:5", "error", 1),
         (OLD, "<scenario>:9", "error", 1),
