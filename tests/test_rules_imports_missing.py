@@ -84,11 +84,17 @@ def test_deep_mode_sees_swallowed_misses_on_every_version(tmp_path: Path) -> Non
         import app.db.engine, app.ws, app.db.session
         result["r"] = app.ws.connect()
         result["hit"] = app.db.session.get_session()
+        result["hook"] = "__getattr__" in vars(app.db.session)
+        try:
+            app.db.session.gone
+        except AttributeError as exc:
+            result["message"] = str(exc)
         import ssot_guard
         events = guard.report()["events"]
         ssot_guard.uninstall()
         result["events"] = [(e["rule"], e["location"], e["suggestion"]) for e in events]
         result["plain_after_uninstall"] = type(app.db.session) is types.ModuleType
+        result["hook_after_uninstall"] = "__getattr__" in vars(app.db.session)
     """
     out = run(tmp_path, TREE, snippet, guard={"deep": True})
     assert out.error is None, out.error
@@ -97,6 +103,10 @@ def test_deep_mode_sees_swallowed_misses_on_every_version(tmp_path: Path) -> Non
         "hit": "session",
         "events": [["SSOT009", "app/ws.py:3", "app.db.engine.get_db_session_factory"]],
         "plain_after_uninstall": True,
+        # 3.11 needs a PEP 562 hook on first-party modules; 3.12+ uses sys.monitoring.
+        "hook": not MONITORING,
+        "message": "module 'app.db.session' has no attribute 'gone'",
+        "hook_after_uninstall": False,
     }
 
 

@@ -19,8 +19,10 @@ How each is seen, and what it costs:
   3.12+ a ``sys.monitoring`` ``RAISE`` callback (no cost unless an exception is raised)
   sees every failed ``IMPORT_FROM``, swallowed or not. On 3.11 there is no free hook:
   misses that propagate out of a module body are seen there; swallowed ones only with
-  ``deep = true``, which leaves :class:`_DeepModule` (a ``__getattr__`` for misses) on
-  first-party modules and so costs their steady-state attribute reads (see README).
+  ``deep = true``, which leaves a PEP 562 ``__getattr__`` (misses only) in the namespace
+  of first-party modules: CPython then stops specialising reads on them, about 2x slower
+  (a ``ModuleType`` subclass with ``__getattr__`` was measured at 14x: every read goes
+  through a Python-level ``__getattribute__`` call), see README.
 * SSOT003: every executed source file is remembered by normalised path; a second module
   name for the same file is reported once per file.
 """
@@ -30,6 +32,8 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import weakref
+from collections.abc import Callable
 from types import CodeType, FrameType, ModuleType
 from typing import TYPE_CHECKING, Any, Final
 
@@ -76,20 +80,59 @@ class _PartialModule(ModuleType):
         return value
 
 
-class _DeepModule(ModuleType):
-    """With ``deep = true`` where no free hook exists (3.11): sees misses after start-up."""
+def _deep_getattr(module: ModuleType, original: Any) -> Callable[[str], Any]:
+    """``deep = true`` where no free hook exists (3.11): a PEP 562 hook for misses.
 
-    def __getattr__(self, name: str) -> Any:
-        try:
-            # Only misses get here; asking again yields CPython's own exception and message.
-            return _module_getattribute(self, name)
-        except AttributeError:
-            rules = _RULES
-            if rules is not None and name[:2] != "__":
-                replacement = rules.on_deep_miss(self, name, sys._getframe(1))
-                if replacement is not None:
-                    raise replacement from None
-            raise
+    Names the module's own ``__getattr__`` (*original*) answers keep its behaviour; other
+    misses raise CPython's own ``AttributeError`` (same message), after SSOT009 looked.
+    """
+    ref = weakref.ref(module)
+
+    def __getattr__(name: str) -> Any:
+        if original is not None:
+            try:
+                return original(name)
+            except AttributeError as error:
+                miss = error
+        else:
+            miss = _missing_attribute(ref(), name)
+        rules = _RULES
+        target = ref()
+        if rules is not None and target is not None and name[:2] != "__":
+            replacement = rules.on_deep_miss(target, name, sys._getframe(1))
+            if replacement is not None:
+                raise replacement from None
+        raise miss
+
+    __getattr__.__qualname__ = "__getattr__"
+    return __getattr__
+
+
+def _missing_attribute(module: ModuleType | None, name: str) -> AttributeError:
+    """The ``AttributeError`` ``module_getattro`` raises for a module without __getattr__."""
+    namespace = module_dict(module) if module is not None else {}
+    modname = namespace.get("__name__")
+    if not isinstance(modname, str):
+        return AttributeError(f"module has no attribute '{name}'", name=name, obj=module)
+    spec = namespace.get("__spec__")
+    try:
+        initializing = getattr(spec, "_initializing", False) is True
+        uninitialized = getattr(spec, "_uninitialized_submodules", None) or ()
+    except Exception:
+        initializing, uninitialized = False, ()
+    if initializing:
+        text = (
+            f"partially initialized module '{modname}' has no attribute '{name}' "
+            "(most likely due to a circular import)"
+        )
+    elif name in uninitialized:
+        text = (
+            f"cannot access submodule '{name}' of module '{modname}' "
+            "(most likely due to a circular import)"
+        )
+    else:
+        text = f"module '{modname}' has no attribute '{name}'"
+    return AttributeError(text, name=name, obj=module)
 
 
 class _Local(threading.local):
@@ -118,12 +161,14 @@ class ImportRules(Participant):
         self._reported_files: set[str] = set()
         self._tool: int | None = None
         self._deep = False
+        #: id(our deep __getattr__) -> (it, the module's own __getattr__ or None).
+        self._deep_hooks: dict[int, tuple[Callable[[str], Any], Any]] = {}
         scope = guard.scope
         self._foreign_prefixes = (*scope._excluded, "<frozen ")
         self._own_codes: frozenset[CodeType] = frozenset(
             {
                 _PartialModule.__getattribute__.__code__,
-                _DeepModule.__getattr__.__code__,
+                _deep_getattr(sys, None).__code__,
                 ImportRules._on_raise.__code__,
             }
         )
@@ -139,14 +184,22 @@ class ImportRules(Participant):
             for name, module in list(sys.modules.items()):
                 if type(module) is ModuleType and self._first_party_module(name, module):
                     if not self._initializing(module):
-                        module.__class__ = _DeepModule
+                        self._attach_deep(module)
 
     def uninstall(self) -> None:
         global _RULES
         self._stop_monitoring()
         for module in list(sys.modules.values()):
-            if type(module) in (_PartialModule, _DeepModule):
+            if type(module) is _PartialModule:
                 _retype(module, ModuleType)
+            namespace = module_dict(module)
+            hook = self._deep_hooks.get(id(namespace.get("__getattr__")))
+            if hook is not None and namespace.get("__getattr__") is hook[0]:
+                if hook[1] is None:
+                    del namespace["__getattr__"]
+                else:
+                    namespace["__getattr__"] = hook[1]
+        self._deep_hooks.clear()
         for frame in list(self._frames.values()):
             if type(frame.module) is _PartialModule:
                 _retype(frame.module, ModuleType)
@@ -190,12 +243,21 @@ class ImportRules(Participant):
         monitoring.register_callback(tool, monitoring.events.RAISE, None)
         monitoring.free_tool_id(tool)
 
+    def _attach_deep(self, module: ModuleType) -> None:
+        namespace = module_dict(module)
+        current = namespace.get("__getattr__")
+        if id(current) in self._deep_hooks:
+            return
+        hook = _deep_getattr(module, current)
+        self._deep_hooks[id(hook)] = (hook, current)
+        namespace["__getattr__"] = hook
+
     # ------------------------------------------------------------------ exec hooks
 
     def before_exec(self, frame: ExecFrame, module: ModuleType) -> None:
         self._check_handoffs()
         self._double_import(frame)
-        if frame.record.first_party and type(module) in (ModuleType, _DeepModule):
+        if frame.record.first_party and type(module) is ModuleType:
             frame.notes[_NOTE_KEY] = type(module)
             self._frames[id(module)] = frame
             module.__class__ = _PartialModule
@@ -206,7 +268,9 @@ class ImportRules(Participant):
             if self._frames.get(id(module)) is frame:
                 del self._frames[id(module)]
             if type(module) is _PartialModule:  # unless the module changed it itself
-                _retype(module, _DeepModule if self._deep else previous)
+                _retype(module, previous)
+            if self._deep and error is None and type(module) is ModuleType:
+                self._attach_deep(module)
         if frame.notes.get("runpy"):
             self._double_import(frame)
         if error is not None:
