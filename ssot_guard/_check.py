@@ -53,17 +53,14 @@ _TEST_DIRS: Final = frozenset({"tests", "test", "testing"})
 _PARTIAL_RE: Final = re.compile(r"partially initialized module '([\w.]+)'")
 _SUBMODULE_RE: Final = re.compile(r"cannot access submodule '(\w+)' of module '([\w.]+)'")
 
-# The program each child runs (``python -c``). It installs the guard before importing the
-# target, writes its result to a file (atomically), and leaves with ``os._exit`` so that
-# non-daemon threads or atexit handlers started by the module cannot stall the check.
-_CHILD: Final = r"""
+# What each child runs. ``_run`` installs the guard before importing the target, writes its
+# result to a file (atomically), and leaves with ``os._exit`` so that non-daemon threads or
+# atexit handlers started by the module cannot stall the check.
+_CHILD_LIB: Final = r"""
 import sys, os, json, traceback
-_target, _out, _kwargs = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-sys.argv = [_target]
 import ssot_guard
-_guard = ssot_guard.install(**_kwargs)
 _real_exit = os._exit
-_done = []
+_state = {}
 
 def _frames(exc):
     frames = []
@@ -87,18 +84,19 @@ def _describe(exc):
             "mro": [c.__name__ for c in type(exc).__mro__], "frames": frames}
 
 def _finish(status, error=None, code=None):
-    if _done:
+    if "done" in _state:
         return
-    _done.append(status)
+    _state["done"] = status
     try:
-        report = _guard.report()
+        report = _state["guard"].report()
     except BaseException as exc:
         report = {"events": [], "imports": [], "report_error": repr(exc)}
-    payload = {"module": _target, "status": status, "error": error, "exit_code": code,
-               "report": report}
-    with open(_out + ".tmp", "w", encoding="utf-8") as stream:
+    payload = {"module": _state["target"], "status": status, "error": error,
+               "exit_code": code, "report": report}
+    out = _state["out"]
+    with open(out + ".tmp", "w", encoding="utf-8") as stream:
         json.dump(payload, stream, default=repr)
-    os.replace(_out + ".tmp", _out)
+    os.replace(out + ".tmp", out)
 
 def _os_exit(code=0):
     try:
@@ -110,23 +108,93 @@ def _os_exit(code=0):
     finally:
         _real_exit(code)
 
-os._exit = _os_exit
-import importlib
-try:
-    importlib.import_module(_target)
-except SystemExit as exc:
-    _finish("exit", _describe(exc), exc.code if isinstance(exc.code, int) else repr(exc.code))
-except BaseException as exc:
-    _finish("failed", _describe(exc))
-else:
-    _finish("ok")
-for _stream in (sys.stdout, sys.stderr):
+def _run(target, out, kwargs):
+    _state.update(target=target, out=out)
+    sys.argv = [target]
+    _state["guard"] = ssot_guard.install(**kwargs)
+    os._exit = _os_exit
+    import importlib
     try:
-        _stream.flush()
-    except BaseException:
-        pass
-_real_exit(0)
+        importlib.import_module(target)
+    except SystemExit as exc:
+        _finish("exit", _describe(exc), exc.code if isinstance(exc.code, int) else repr(exc.code))
+    except BaseException as exc:
+        _finish("failed", _describe(exc))
+    else:
+        _finish("ok")
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            pass
+    _real_exit(0)
 """.replace("@MAX_FRAMES@", str(MAX_FRAMES))
+
+#: A fresh interpreter per module: ``python -c _CHILD MODULE RESULT KWARGS``.
+_CHILD: Final = _CHILD_LIB + "\n_run(sys.argv[1], sys.argv[2], json.loads(sys.argv[3]))\n"
+
+#: ``--fork``: one interpreter imports ssot_guard once, then forks a child per module. It
+#: reads one JSON request per line on stdin and answers ``{"id", "pid"}`` when a child
+#: started and ``{"id", "ended"}`` with its exit status (it reaps its own children).
+_FORK_SERVER: Final = (
+    _CHILD_LIB
+    + r"""
+import select
+
+def _say(message):
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+def _start(request):
+    pid = os.fork()
+    if pid:
+        return pid
+    try:
+        os.setsid()
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+        os.dup2(os.open(request["stdout"], flags, 0o600), 1)
+        os.dup2(os.open(request["stderr"], flags, 0o600), 2)
+        _run(request["target"], request["out"], request["kwargs"])
+    finally:
+        _real_exit(70)
+
+def _serve():
+    children = {}
+    pending = b""
+    open_input = True
+    while open_input or children:
+        ready = select.select([0], [], [], 0.02)[0] if open_input else []
+        if not open_input:
+            import time
+            time.sleep(0.02)
+        if ready:
+            chunk = os.read(0, 65536)
+            if not chunk:
+                open_input = False
+            pending += chunk
+            while b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                request = json.loads(line)
+                pid = _start(request)
+                children[pid] = request["id"]
+                _say({"id": request["id"], "pid": pid})
+        while children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                children.clear()
+                break
+            if pid == 0:
+                break
+            ident = children.pop(pid, None)
+            if ident is not None:
+                _say({"id": ident, "ended": os.waitstatus_to_exitcode(status)})
+
+_serve()
+"""
+)
 
 
 # --------------------------------------------------------------------------- discovery
@@ -346,20 +414,119 @@ def _child_env(target: Target, project: Path) -> dict[str, str]:
     return env
 
 
-def run_one(
+class _Slot:
+    """One module handed to the fork server: its child's pid and exit status."""
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self.ended = threading.Event()
+        self.pid: int | None = None
+        self.returncode: int | None = None
+
+
+class ForkServer:
+    """``--fork``: an interpreter that has imported ssot_guard forks one child per module.
+
+    Each child is a fresh process but not a fresh interpreter: the modules the server
+    imported (ssot_guard and its dependencies, a part of the standard library) are already
+    loaded, first-party modules are not. It saves the interpreter start-up and the import
+    of ssot_guard in every child. POSIX only.
+    """
+
+    def __init__(self, project: Path, roots: Sequence[Path], python: str) -> None:
+        env = dict(os.environ)
+        paths = [str(root) for root in dict.fromkeys(roots)]
+        if env.get("PYTHONPATH"):
+            paths.append(env["PYTHONPATH"])
+        env["PYTHONPATH"] = os.pathsep.join(paths)
+        env.setdefault("PYTHONIOENCODING", "utf-8")
+        self._proc = subprocess.Popen(
+            [python, "-c", _FORK_SERVER],
+            cwd=project,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        self._lock = threading.Lock()
+        self._slots: dict[int, _Slot] = {}
+        self._next = 0
+        self._reader = threading.Thread(target=self._read, name="ssot-guard-fork", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self._proc.stdout is not None
+        for line in self._proc.stdout:
+            try:
+                message = json.loads(line)
+                slot = self._slots[message["id"]]
+            except (ValueError, KeyError, TypeError):
+                continue
+            if "pid" in message:
+                slot.pid = message["pid"]
+                slot.started.set()
+            else:
+                slot.returncode = message.get("ended")
+                slot.ended.set()
+        for slot in list(self._slots.values()):  # the server is gone: release every waiter
+            slot.started.set()
+            slot.ended.set()
+
+    def launch(self, request: dict[str, Any], timeout: float) -> tuple[int | None, bool]:
+        """Run one child; returns (exit status or None, timed out)."""
+        slot = _Slot()
+        with self._lock:
+            ident = self._next
+            self._next += 1
+            self._slots[ident] = slot
+            assert self._proc.stdin is not None
+            try:
+                self._proc.stdin.write((json.dumps({**request, "id": ident}) + "\n").encode())
+                self._proc.stdin.flush()
+            except (OSError, ValueError):
+                return None, False
+        if not slot.started.wait(timeout=60) or slot.pid is None:
+            return None, False
+        if slot.ended.wait(timeout=timeout):
+            return slot.returncode, False
+        _killpg(slot.pid)
+        slot.ended.wait(timeout=10)
+        return slot.returncode, True
+
+    def close(self) -> None:
+        for slot in list(self._slots.values()):
+            if slot.pid is not None and not slot.ended.is_set():
+                _killpg(slot.pid)
+        with contextlib.suppress(OSError, ValueError):
+            if self._proc.stdin is not None:
+                self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            _killpg(self._proc.pid)
+            self._proc.wait(timeout=10)
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
+
+
+def _killpg(pid: int) -> None:
+    with contextlib.suppress(OSError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def _spawn(
     target: Target,
     project: Path,
-    workdir: Path,
+    out: Path,
+    out_log: Path,
+    err_log: Path,
     *,
     timeout: float,
     guard_kwargs: dict[str, Any],
-    python: str = sys.executable,
-) -> ModuleResult:
-    """Import *target* first in a fresh interpreter under the guard."""
-    stem = target.name
-    out = workdir / f"{stem}.json"
-    out_log, err_log = workdir / f"{stem}.out", workdir / f"{stem}.err"
-    started = time.perf_counter()
+    python: str,
+) -> tuple[int | None, bool]:
+    """A fresh interpreter for one module; returns (exit status, timed out)."""
     with out_log.open("wb") as stdout, err_log.open("wb") as stderr:
         proc = subprocess.Popen(
             [python, "-c", _CHILD, target.name, str(out), json.dumps(guard_kwargs)],
@@ -370,16 +537,51 @@ def run_one(
             stderr=stderr,
             start_new_session=True,
         )
-        timed_out = False
         try:
-            returncode = proc.wait(timeout=timeout)
+            return proc.wait(timeout=timeout), False
         except subprocess.TimeoutExpired:
-            timed_out = True
             _kill(proc)
-            returncode = proc.returncode
+            return proc.returncode, True
         finally:
             if proc.returncode is None:  # interrupted: never leave a child behind
                 _kill(proc)
+
+
+def run_one(
+    target: Target,
+    project: Path,
+    workdir: Path,
+    *,
+    timeout: float,
+    guard_kwargs: dict[str, Any],
+    python: str = sys.executable,
+    server: ForkServer | None = None,
+) -> ModuleResult:
+    """Import *target* first in a fresh interpreter (or a fork of *server*) under the guard."""
+    stem = target.name
+    out = workdir / f"{stem}.json"
+    out_log, err_log = workdir / f"{stem}.out", workdir / f"{stem}.err"
+    started = time.perf_counter()
+    if server is not None:
+        request = {
+            "target": target.name,
+            "out": str(out),
+            "stdout": str(out_log),
+            "stderr": str(err_log),
+            "kwargs": guard_kwargs,
+        }
+        returncode, timed_out = server.launch(request, timeout)
+    else:
+        returncode, timed_out = _spawn(
+            target,
+            project,
+            out,
+            out_log,
+            err_log,
+            timeout=timeout,
+            guard_kwargs=guard_kwargs,
+            python=python,
+        )
     seconds = time.perf_counter() - started
     stdout_bytes, _ = _tail(out_log, 0)
     stderr_bytes, stderr_tail = _tail(err_log, STDERR_TAIL)
@@ -656,6 +858,7 @@ class CheckRun:
     jobs: int
     seconds: float
     mode: str
+    fork: bool = False
 
     @property
     def cycles(self) -> list[CycleGroup]:
@@ -685,6 +888,7 @@ class CheckRun:
             "jobs": self.jobs,
             "seconds": round(self.seconds, 3),
             "mode": self.mode,
+            "fork": self.fork,
             "exit_status": self.exit_status,
         }
 
@@ -733,40 +937,49 @@ def check(
     guard_kwargs: dict[str, Any],
     mode: str,
     progress: TextIO | None = None,
+    fork: bool = False,
 ) -> CheckRun:
     """Import each target first, *jobs* at a time; results in the order of *targets*."""
     started = time.perf_counter()
     meter = Progress(len(targets), progress)
     results: dict[str, ModuleResult] = {}
     lock = threading.Lock()
+    server: ForkServer | None = None
     with tempfile.TemporaryDirectory(prefix="ssot-guard-check-") as temp:
         workdir = Path(temp)
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            futures = [
-                pool.submit(
-                    run_one,
-                    target,
-                    project,
-                    workdir,
-                    timeout=timeout,
-                    guard_kwargs=guard_kwargs,
-                )
-                for target in targets
-            ]
-            try:
-                for future in as_completed(futures):
-                    result = future.result()
-                    with lock:
-                        results[result.module] = result
-                    meter.update(result)
-            except BaseException:
-                for future in futures:
-                    future.cancel()
-                raise
-            finally:
-                meter.close()
+        if fork:
+            server = ForkServer(project, [t.root for t in targets], sys.executable)
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+                futures = [
+                    pool.submit(
+                        run_one,
+                        target,
+                        project,
+                        workdir,
+                        timeout=timeout,
+                        guard_kwargs=guard_kwargs,
+                        server=server,
+                    )
+                    for target in targets
+                ]
+                try:
+                    for future in as_completed(futures):
+                        result = future.result()
+                        with lock:
+                            results[result.module] = result
+                        meter.update(result)
+                except BaseException:
+                    for future in futures:
+                        future.cancel()
+                    raise
+                finally:
+                    meter.close()
+        finally:
+            if server is not None:
+                server.close()
     ordered = [results[t.name] for t in targets if t.name in results]
-    return CheckRun(project, ordered, jobs, time.perf_counter() - started, mode)
+    return CheckRun(project, ordered, jobs, time.perf_counter() - started, mode, fork)
 
 
 # --------------------------------------------------------------------------- rendering
@@ -783,7 +996,8 @@ def render_text(run: CheckRun) -> str:
         f"ssot-guard check: {_plural(summary['modules'], 'module')} imported first, "
         f"{summary['ok']} ok, {summary['failed']} failed, "
         f"{summary['violations']} with violations "
-        f"(mode {run.mode}, {run.jobs} jobs, {run.seconds:.1f}s)",
+        f"(mode {run.mode}, {run.jobs} jobs{', forked' if run.fork else ''}, "
+        f"{run.seconds:.1f}s)",
     ]
     cycles = run.cycles
     grouped = {m for g in cycles for m in g.failing}
@@ -970,6 +1184,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "else the working directory); children run there",
     )
     parser.add_argument(
+        "--fork",
+        action="store_true",
+        help="faster (POSIX): fork each child from one interpreter that has imported "
+        "ssot_guard, instead of starting a fresh interpreter per module; the children then "
+        "share the standard-library modules ssot_guard loads",
+    )
+    parser.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -1012,6 +1233,7 @@ def run(args: argparse.Namespace) -> int:
         guard_kwargs=guard_kwargs,
         mode=mode,
         progress=sys.stderr if show else None,
+        fork=bool(args.fork) and hasattr(os, "fork"),
     )
     text = render_json(outcome) if args.format == "json" else render_text(outcome)
     sys.stdout.write(text)

@@ -80,10 +80,14 @@ def by_module(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {entry["module"]: entry for entry in data["modules"]}
 
 
-def test_order_dependent_cycle_is_grouped_with_its_closing_statement(tmp_path: Path) -> None:
+@pytest.mark.parametrize("launch", [[], ["--fork"]], ids=["spawn", "fork"])
+def test_order_dependent_cycle_is_grouped_with_its_closing_statement(
+    tmp_path: Path, launch: list[str]
+) -> None:
     write_tree(tmp_path, CYCLE_TREE)
-    status, data = check_json(tmp_path, "app")
+    status, data = check_json(tmp_path, "app", *launch)
     assert status == 1
+    assert data["summary"]["fork"] is bool(launch)
     modules = by_module(data)
     assert sorted(modules) == ["app", "app.api", "app.base", "app.env", "app.util"]
     assert modules["app.base"]["status"] == "failed"
@@ -153,7 +157,8 @@ def test_path_of_cycle_from_the_traceback(tmp_path: Path) -> None:
         ]
 
 
-def test_clean_tree_passes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("launch", [[], ["--fork"]], ids=["spawn", "fork"])
+def test_clean_tree_passes(tmp_path: Path, launch: list[str]) -> None:
     write_tree(
         tmp_path,
         {
@@ -164,13 +169,13 @@ def test_clean_tree_passes(tmp_path: Path) -> None:
             "clean/sub/deep.py": "import clean.views\n",
         },
     )
-    proc = check(tmp_path)
+    proc = check(tmp_path, *launch)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.splitlines()[0].startswith(
         "ssot-guard check: 5 modules imported first, 5 ok, 0 failed, 0 with violations"
     )
     assert proc.stdout.splitlines()[-1] == "check passed"
-    status, data = check_json(tmp_path)
+    status, data = check_json(tmp_path, *launch)
     assert status == 0
     assert [m["module"] for m in data["modules"]] == [
         "clean",
@@ -183,10 +188,13 @@ def test_clean_tree_passes(tmp_path: Path) -> None:
     assert data["cycles"] == []
 
 
-def test_hostile_modules_are_reported_and_never_stall_the_run(tmp_path: Path) -> None:
+@pytest.mark.parametrize("launch", [[], ["--fork"]], ids=["spawn", "fork"])
+def test_hostile_modules_are_reported_and_never_stall_the_run(
+    tmp_path: Path, launch: list[str]
+) -> None:
     write_tree(tmp_path, HOSTILE_TREE)
     started = time.perf_counter()
-    proc = check(tmp_path, "hostile", "--format", "json", "--timeout", "3", "--jobs", "2")
+    proc = check(tmp_path, "hostile", "--format", "json", "--timeout", "3", "--jobs", "2", *launch)
     elapsed = time.perf_counter() - started
     assert elapsed < 30
     assert proc.returncode == 1
