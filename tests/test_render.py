@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -319,3 +320,18 @@ def test_dot_links_first_party_modules_through_third_party_ones() -> None:
     text = render(data, "dot")
     assert '"__main__" -> "app" [tooltip="main.py:2"];' in text
     assert '"__main__" -> "json.decoder" [tooltip="via json", style="dashed"];' in text
+
+
+def test_importtime_header_and_line_shape_match_the_interpreter() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    real = [line for line in proc.stderr.splitlines() if line.startswith("import time:")]
+    ours = render(report(), "importtime").splitlines()
+    assert ours[0] == real[0]
+    json_line = next(line for line in real if line.endswith("| json"))
+    # Same column positions: "import time: " + 9 digits + " | " + 10 digits + " | ".
+    assert json_line.index("| json") == ours[2].index("|   json") == 36
