@@ -2,12 +2,14 @@
 
 Generates a first-party package of a few hundred modules (sub-packages, imports between
 modules, a little stdlib, one order-dependent cycle), then checks it with 1, 2, ... jobs
-and prints the wall time, the modules per second and the speed-up. It also times the
-fixed cost of one child (a bare interpreter, and one that installs the guard) so the
-per-module overhead of ``check`` can be stated.
+and prints the wall time, the modules per second, the speed-up and the CPU time per module
+(user + sys of every child, from ``getrusage``: unlike wall time it does not depend on what
+else the machine runs), for fresh interpreters and for ``--fork``. It also times the fixed
+cost of one child (a bare interpreter, and one that installs the guard) so the per-module
+overhead of ``check`` can be stated.
 
     python benchmarks/check_jobs.py                      # 300 modules, jobs 1 2 4
-    python benchmarks/check_jobs.py --modules 500 --jobs 1 2 3 4 --repeat 2
+    python benchmarks/check_jobs.py --modules 500 --jobs 1 2 3 4 --repeat 2 --no-fork
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -74,6 +77,7 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=60)
+    parser.add_argument("--fork", action=argparse.BooleanOptionalAction, default=True)
     args = parser.parse_args()
 
     bare = child_cost("pass")
@@ -89,23 +93,37 @@ def main() -> int:
         # Warm the bytecode caches so every measured run imports from __pycache__.
         check(root, targets, jobs=os.cpu_count() or 1, timeout=args.timeout,
               guard_kwargs={"mode": "warn"}, mode="warn")  # fmt: skip
-        print(f"{len(targets)} modules (each imported first in its own interpreter)\n")
-        print(f"{'jobs':>4}  {'wall s':>7}  {'modules/s':>9}  {'ms/module':>9}  {'speed-up':>8}")
-        base: float | None = None
-        for jobs in args.jobs:
-            walls = []
-            for _ in range(args.repeat):
-                run = check(root, targets, jobs=jobs, timeout=args.timeout,
-                            guard_kwargs={"mode": "warn"}, mode="warn")  # fmt: skip
-                walls.append(run.seconds)
-                failed = sum(1 for r in run.results if r.failed)
-            wall = statistics.median(walls)
-            base = base or wall
+        print(f"{len(targets)} modules (each imported first in its own process)")
+        for fork in (False, True) if args.fork else (False,):
+            label = "fork server (--fork)" if fork else "fresh interpreters"
+            print(f"\n{label}")
             print(
-                f"{jobs:>4}  {wall:>7.2f}  {len(targets) / wall:>9.1f}  "
-                f"{wall / len(targets) * 1000:>9.1f}  {base / wall:>7.2f}x"
-                f"   ({failed} failed, as generated)"
+                f"{'jobs':>4}  {'wall s':>7}  {'modules/s':>9}  {'wall ms/mod':>11}  "
+                f"{'speed-up':>8}  {'CPU ms/mod':>10}"
             )
+            base: float | None = None
+            for jobs in args.jobs:
+                walls, cpus = [], []
+                failed = 0
+                for _ in range(args.repeat):
+                    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+                    run = check(root, targets, jobs=jobs, timeout=args.timeout,
+                                guard_kwargs={"mode": "warn"}, mode="warn",
+                                fork=fork)  # fmt: skip
+                    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+                    walls.append(run.seconds)
+                    cpus.append(cpu)
+                    failed = sum(1 for r in run.results if r.failed)
+                wall, cpu = statistics.median(walls), statistics.median(cpus)
+                base = base or wall
+                print(
+                    f"{jobs:>4}  {wall:>7.2f}  {len(targets) / wall:>9.1f}  "
+                    f"{wall / len(targets) * 1000:>11.1f}  {base / wall:>7.2f}x  "
+                    f"{cpu / len(targets) * 1000:>10.1f}   ({failed} failed, as generated)"
+                )
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        print(f"\nload average at the end: {load:.1f} on {os.cpu_count()} cores")
     return 0
 
 
