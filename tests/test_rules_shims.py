@@ -471,6 +471,46 @@ def test_shim_before_its_until_date_works(tmp_path: Path) -> None:
     assert (event["until"], event["expired"]) == ("2999-12-31", False)
 
 
+def test_warnings_as_errors_raise_at_the_read(tmp_path: Path) -> None:
+    snippet = """
+        import warnings, ssot_guard
+        warnings.simplefilter("error", ssot_guard.CompatShimWarning)
+        try:
+            from app.db.session import get_db_session_factory
+        except DeprecationWarning as exc:
+            result["error"] = type(exc).__name__
+        from app.db.session import get_db_session_factory as again  # line 8: new site
+    """
+    out = run(tmp_path, FILES, snippet, guard={"shims": SHIMS})
+    assert out.result == {"error": "CompatShimWarning"}
+    assert out.error is not None and out.error["type"] == "CompatShimWarning"
+    assert [brief(e) for e in shim_events(out)] == [
+        (OLD, "<scenario>:5", "warn", 1),
+        (OLD, "<scenario>:8", "warn", 1),
+    ]
+
+
+def test_internal_error_while_reporting_keeps_serving(tmp_path: Path) -> None:
+    snippet = """
+        import sys
+        participant = guard.participant("compat-shims")
+        def broken(*args, **kwargs):
+            raise RuntimeError("bug")
+        participant._record_site = broken
+        from app.db.session import get_db_session_factory as first
+        from app.db.session import get_db_session_factory as second
+        result["values"] = [first(), second()]
+        result["internal"] = guard.internal_errors
+        result["enabled"] = participant.enabled
+    """
+    out = run(tmp_path, FILES, snippet, guard={"shims": SHIMS})
+    assert out.error is None, out.error
+    assert out.result["values"] == ["manager", "manager"]
+    assert list(out.result["internal"]) == ["compat-shims"]
+    assert out.result["enabled"] is False
+    assert shim_events(out) == []
+
+
 # ---------------------------------------------------------------------- resolution
 
 

@@ -289,11 +289,21 @@ class CompatShims(Participant):
             return None
         guard = self.guard
         severity = guard.severity(CODE)
-        if shim.expired or severity == "error":
-            self._record(shim, frame, severity)
+        refuse = shim.expired or severity == "error"
+        if severity != "off" and self.enabled:
+            try:
+                if refuse:
+                    self._record(shim, frame, severity)
+                else:
+                    self._record_site(shim, frame, severity)
+            except Warning:
+                raise  # ``-W error``: the warning is the user's exception at this line
+            except Exception as error:
+                # A bug in the guard never breaks the user's read: report it once,
+                # stop reporting, keep serving the replacement.
+                guard.internal_error(self.feature, error)
+        if refuse:
             raise self._refusal(shim, is_import_from(frame))
-        if severity != "off":
-            self._record_site(shim, frame, severity)
         handed = shim.handed
         if handed is MISSING:
             handed = self._resolve(shim)
