@@ -101,6 +101,17 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
     """Keeps the hand-wrapped examples of the epilogs."""
 
 
+def _count(text: str) -> int:
+    """argparse type: a whole number >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
+    return value
+
+
 def _fail(message: str) -> None:
     """One line on stderr, never a traceback."""
     try:
@@ -178,10 +189,10 @@ def build_parser(populate: str | None = None) -> argparse.ArgumentParser:
         "-o", "--output", metavar="FILE", help="write to FILE instead of standard output"
     )
     report.add_argument(
-        "--top", type=int, default=10, metavar="N", help="text: how many slowest imports (10)"
+        "--top", type=_count, default=10, metavar="N", help="text: how many slowest imports (10)"
     )
     report.add_argument(
-        "--depth", type=int, default=None, metavar="N", help="text: limit the import tree depth"
+        "--depth", type=_count, default=None, metavar="N", help="text: limit the import tree depth"
     )
 
     config = commands.add_parser(
@@ -451,7 +462,7 @@ def _command_report(args: argparse.Namespace) -> int:
         _fail(str(error))
         return EXIT_USAGE
     if args.format == "text":
-        text = render_text(report, top=max(0, args.top), max_depth=args.depth)
+        text = render_text(report, top=args.top, max_depth=args.depth)
     else:
         text = renderer(args.format)(report)
     if args.output:

@@ -513,3 +513,9 @@ def test_run_passes_program_arguments_verbatim(
     script = next(a for a in arguments if a != "--")
     plain = python(root, script, *expected)
     assert json.loads(plain.stdout)["argv"][1:] == expected
+
+
+def test_report_command_rejects_negative_counts(tmp_path: Path) -> None:
+    out = cli(tmp_path, "report", str(GOLDEN / "cycle_report.json"), "--depth", "-1")
+    assert out.returncode == 2
+    assert out.stderr.endswith("error: argument --depth: expected 0 or more, got -1\n")
