@@ -42,12 +42,13 @@ _RUN_EPILOG = """\
 examples:
   ssot-guard run app.py --port 8000           run a script with its own arguments
   ssot-guard run -m app.server --debug        run a module, like python -m
-  ssot-guard run --mode strict -m pytest -x   fail (exit 3) on any violation
+  ssot-guard run --mode strict -m app.worker  exit 3 on any violation, even a swallowed one
   ssot-guard run --report guard.json --trace start-up.json --importtime imports.txt app.py
 
-Everything after SCRIPT (or -m MODULE) goes to the program. sys.argv and sys.path[0] are
-set as python itself sets them. The program's stdout is untouched: ssot-guard writes only
-to stderr and to the files you name.
+Everything after SCRIPT (or -m MODULE) goes to the program, verbatim; sys.argv and
+sys.path[0] are set as python itself sets them. The program's stdout is untouched:
+ssot-guard writes only to stderr and to the files you name. For a test suite, use the
+pytest plugin (pytest --ssot-guard) rather than 'ssot-guard run -m pytest'.
 
 exit status: the program's own; 1 after an uncaught exception; 3 when the program exited
 0 but violations at error severity were recorded; 2 when ssot-guard itself could not
