@@ -114,6 +114,9 @@ def _run(target, out, kwargs):
     _state["guard"] = ssot_guard.install(**kwargs)
     os._exit = _os_exit
     import importlib
+    if target in sys.modules:  # imported by site or by ssot_guard itself: nothing to learn
+        _finish("skipped")
+        _real_exit(0)
     try:
         importlib.import_module(target)
     except SystemExit as exc:
@@ -340,7 +343,8 @@ class ModuleResult:
     """What importing one module first produced."""
 
     module: str
-    #: ``ok``, ``violations``, ``failed``, ``exit``, ``timeout`` or ``crashed``.
+    #: ``ok``, ``violations``, ``failed``, ``exit``, ``timeout``, ``crashed``, or ``skipped``
+    #: (already imported before the guard, e.g. by ``site``: it cannot be imported first).
     status: str
     seconds: float
     error: dict[str, Any] | None = None
@@ -358,7 +362,7 @@ class ModuleResult:
 
     @property
     def failed(self) -> bool:
-        return self.status not in ("ok", "violations")
+        return self.status not in ("ok", "violations", "skipped")
 
     def error_events(self) -> list[dict[str, Any]]:
         return [e for e in self.events if e.get("severity") == "error"]
@@ -618,6 +622,8 @@ def run_one(
         result.hint = _crash_hint(returncode)
     else:
         result.hint = _hint(result)
+    if result.status == "skipped":
+        result.hint = "already imported before the guard (by site or ssot_guard): not checked"
     _attribute(result, project)
     return result
 
@@ -992,10 +998,12 @@ def _plural(count: int, word: str) -> str:
 def render_text(run: CheckRun) -> str:
     """The human report: summary, failures grouped by cycle, other failures, violations."""
     summary = run.summary()
+    skipped_count = summary["by_status"].get("skipped", 0)
     lines = [
         f"ssot-guard check: {_plural(summary['modules'], 'module')} imported first, "
         f"{summary['ok']} ok, {summary['failed']} failed, "
-        f"{summary['violations']} with violations "
+        f"{summary['violations']} with violations"
+        f"{f', {skipped_count} skipped' if skipped_count else ''} "
         f"(mode {run.mode}, {run.jobs} jobs{', forked' if run.fork else ''}, "
         f"{run.seconds:.1f}s)",
     ]
@@ -1048,6 +1056,11 @@ def render_text(run: CheckRun) -> str:
         lines.append("Other failures")
         for result in others:
             lines.extend(_failure_lines(result, run.project))
+    skipped = [r for r in run.results if r.status == "skipped"]
+    if skipped:
+        lines.append("")
+        lines.append("Skipped (already imported when the guard started: cannot be imported first)")
+        lines.append("  " + ", ".join(r.module for r in skipped))
     flagged = [r for r in run.results if r.events]
     if flagged:
         lines.append("")

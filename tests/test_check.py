@@ -433,3 +433,29 @@ def test_warn_rules_pass_and_strict_fails(tmp_path: Path) -> None:
         assert strict["summary"]["failed"] == 0
     else:
         assert strict_status == 0
+
+
+def test_module_imported_at_start_up_is_skipped(tmp_path: Path) -> None:
+    """site imports sitecustomize (found on PYTHONPATH) before the guard can start."""
+    write_tree(
+        tmp_path,
+        {
+            "sitecustomize.py": "import app.pre\n",
+            "app/__init__.py": "",
+            "app/pre.py": "",
+            "app/later.py": "",
+        },
+    )
+    status, data = check_json(tmp_path, "app")
+    assert status == 0
+    modules = by_module(data)
+    assert modules["app.pre"]["status"] == "skipped"
+    assert modules["app"]["status"] == "skipped"
+    assert modules["app.later"]["status"] == "ok"
+    assert data["summary"]["failed"] == 0
+    text = check(tmp_path, "app").stdout
+    assert "Skipped (already imported when the guard started: cannot be imported first)\n" in text
+    assert "  app, app.pre\n" in text
+    assert text.startswith(
+        "ssot-guard check: 3 modules imported first, 1 ok, 0 failed, 0 with violations, 2 skipped ("
+    )
