@@ -660,6 +660,26 @@ def test_uninstall_removes_every_shim(tmp_path: Path) -> None:
     }
 
 
+def test_reimported_module_objects_are_all_shimmed_and_restored(tmp_path: Path) -> None:
+    snippet = """
+        import sys, ssot_guard
+        import app.db.session as first
+        del sys.modules["app.db.session"]
+        import app.db.session as second
+        result["distinct"] = first is not second
+        result["served"] = [first.get_db_session_factory(), second.get_db_session_factory()]
+        ssot_guard.uninstall()
+        result["restored"] = ["__getattr__" in vars(first), "__getattr__" in vars(second)]
+    """
+    out = run(tmp_path, FILES, snippet, guard={"shims": SHIMS})
+    assert out.error is None, out.error
+    assert out.result == {
+        "distinct": True,
+        "served": ["manager", "manager"],
+        "restored": [False, False],
+    }
+
+
 # ---------------------------------------------------------------------- configuration
 
 

@@ -154,7 +154,9 @@ class CompatShims(Participant):
             shim = Shim(spec=spec, expired=expired)
             self._shims[old] = shim
             self._by_module.setdefault(spec.module, {})[spec.attribute] = shim
-        self._attached: dict[str, _Attached] = {}
+        #: id(module) -> what we attached to it (several module objects may have carried
+        #: the same name: a module deleted from ``sys.modules`` and imported again).
+        self._attached: dict[int, _Attached] = {}
         #: Old module paths we put in ``sys.modules`` -> the replacement module.
         self._aliased: dict[str, ModuleType] = {}
         #: ids of the blank modules created for alias specs (their body is ours).
@@ -263,13 +265,13 @@ class CompatShims(Participant):
         if not table:
             return  # the module defines every old name itself: nothing to do
         current = namespace.get("__getattr__", MISSING)
-        known = self._attached.get(name)
+        known = self._attached.get(id(module))
         if known is not None and current is known.dispatcher and known.module() is module:
             return
         ref = weakref.ref(module)
         dispatcher = make_getattr(table, self._use, ref, current)
         namespace["__getattr__"] = dispatcher
-        self._attached[name] = _Attached(ref, dispatcher, current, table)
+        self._attached[id(module)] = _Attached(ref, dispatcher, current, table)
 
     # ------------------------------------------------------------------ using a shim
 
