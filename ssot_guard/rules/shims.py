@@ -213,10 +213,11 @@ class CompatShims(Participant):
         )
 
     def after_exec(self, frame: ExecFrame, module: ModuleType, error: BaseException | None) -> None:
-        if error is not None:
+        if self._alias_blanks and id(module) in self._alias_blanks:
+            self._alias_blanks.discard(id(module))  # our alias body, not a real module
             return
         name = frame.record.name
-        if name not in self._by_module or id(module) in self._alias_blanks:
+        if error is not None or name not in self._by_module:
             return
         current = sys.modules.get(name)
         self._attach(name, current if isinstance(current, ModuleType) else module)
@@ -237,12 +238,19 @@ class CompatShims(Participant):
         """Whether a finder behind the guard's finds *fullname* (never re-enters imports)."""
         finder = self.guard.finder
         meta_path = list(sys.meta_path)
-        if any(entry is finder for entry in meta_path):
-            meta_path = meta_path[[id(e) for e in meta_path].index(id(finder)) + 1 :]
+        for index, entry in enumerate(meta_path):
+            if entry is finder:
+                meta_path = meta_path[index + 1 :]
+                break
         for entry in meta_path:
             find = getattr(entry, "find_spec", None)
-            if find is not None and find(fullname, path, None) is not None:
-                return True
+            if find is None:
+                continue
+            try:
+                if find(fullname, path, None) is not None:
+                    return True
+            except Exception:
+                return True  # that finder fails on it: let the real import say so
         return False
 
     # ------------------------------------------------------------------ attaching
