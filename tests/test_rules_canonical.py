@@ -590,6 +590,12 @@ def test_uninstall_restores_every_class_exactly(tmp_path: Path) -> None:
             )
             m.DatabaseManager("x"); m.Bare(); m.Built("x"); m.Slots("x"); m.Inherits("x")
             result[f"events{round}"] = len(guard.events)
+            result[f"signatures{round}"] = [s for _c, _d, s in snapshot()] == [
+                s for _c, _d, s in before]
+            for i in range(200):  # class statements while duplicates exist: nothing pinned
+                class Throwaway(m.Bare if i % 2 else object): pass
+            p = guard.participant("canonical-classes")
+            result[f"pinned{round}"] = sum(c.__name__ == "Throwaway" for c in p._fine.values())
             ssot_guard.uninstall()
         after = snapshot()
         result["same_dicts"] = [
@@ -612,6 +618,8 @@ def test_uninstall_restores_every_class_exactly(tmp_path: Path) -> None:
     assert out.result["wrapped0"] == sorted(names)
     assert out.result["wrapped1"] == sorted(names)
     assert out.result["events0"] == out.result["events1"] == 10
+    assert out.result["signatures0"] is out.result["signatures1"] is True
+    assert out.result["pinned0"] == out.result["pinned1"] == 0
     assert out.result["same_dicts"] == names
     assert out.result["hooks_restored"] is True
     assert out.result["works"] == ["x", "y", "z"]

@@ -389,7 +389,10 @@ class CanonicalClasses(Participant):
             self._bad[ident] = info
             self._wrap(cls, path, singleton=False)
             return info
-        self._fine[ident] = cls
+        if frame is None:
+            # Only remembered off the class-statement path: classes reaching a wrapper or a
+            # scan are few, while every class statement passes here (no leak, no pinning).
+            self._fine[ident] = cls
         return None
 
     def _bad_parent(self, cls: type) -> _NonCanonical | None:
