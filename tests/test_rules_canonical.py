@@ -882,3 +882,48 @@ def test_rules_off_install_nothing_and_threads_count_exactly(tmp_path: Path) -> 
     assert [(e["location"], e["count"]) for e in out.events_for("SSOT004")] == [
         ("<scenario>:6", 3000)
     ]
+
+
+def test_same_file_under_two_module_names(tmp_path: Path) -> None:
+    files = {
+        "app/__init__.py": "",
+        "app/manager.py": """
+            class DatabaseManager:
+                def __init__(self, url):
+                    self.url = url
+        """,
+    }
+    snippet = """
+        import sys
+        sys.path.insert(0, "app")
+        import app.manager, manager
+        app.manager.DatabaseManager("a")
+        manager.DatabaseManager("b")
+    """
+    canonical = {"app.manager.DatabaseManager": {}}
+    out = run(tmp_path, files, snippet, guard={"canonical": canonical, "packages": ["app"]})
+    assert [(e["rule"], e["subject"], e["location"]) for e in out.events_for("SSOT005")] == [
+        ("SSOT005", "manager.DatabaseManager", "app/manager.py:1")
+    ]
+    assert [(e["subject"], e["location"]) for e in out.events_for("SSOT004")] == [
+        ("manager.DatabaseManager", "<scenario>:6")
+    ]
+    assert out.events_for("SSOT005")[0]["canonical_location"] == "app/manager.py:1"
+
+
+def test_listeners_see_every_occurrence(tmp_path: Path) -> None:
+    snippet = """
+        seen = []
+        guard.add_listener(lambda event, new: seen.append((event.rule, new, event.count)))
+        from legacy.db import DatabaseManager
+        for _ in range(3):
+            DatabaseManager("x")
+        result["seen"] = seen
+    """
+    out = run(tmp_path, FILES, snippet, guard={"canonical": CANON})
+    assert out.result["seen"] == [
+        ["SSOT005", True, 1],
+        ["SSOT004", True, 1],
+        ["SSOT004", False, 2],
+        ["SSOT004", False, 3],
+    ]

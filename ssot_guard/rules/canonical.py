@@ -197,9 +197,12 @@ class CanonicalClasses(Participant):
             self._specs = specs
             self._index()
             self._start()
-        for _path, (_spec, cls) in declared:
-            self._classify(cls, None)
-        self._scan(None)
+        try:
+            for _path, (_spec, cls) in declared:
+                self._classify(cls, None)
+            self._scan(None)
+        except Exception as error:
+            self._fail(error)
 
     def uninstall(self) -> None:
         self._active = False
@@ -230,13 +233,17 @@ class CanonicalClasses(Participant):
         rebuilt copy without the wrapper, ``type()`` calls): one lookup per canonical name."""
         if not self._active or error is not None:
             return
-        namespace = module_dict(module)
-        for name in self._by_name:
-            value = namespace.get(name)
-            if value is not None and _is_type(value):
-                ident = id(value)
-                if ident not in self._bad and ident not in self._owners and ident not in self._fine:
+        try:
+            namespace = module_dict(module)
+            for name in self._by_name:
+                value = namespace.get(name)
+                if value is not None and _is_type(value):
+                    ident = id(value)
+                    if ident in self._bad or ident in self._owners or ident in self._fine:
+                        continue
                     self._classify(value, None)
+        except Exception as failure:
+            self._fail(failure)
 
     def summary(self) -> dict[str, Any]:
         """The ``canonical`` entry of the report summary: declared paths, those never
@@ -263,9 +270,11 @@ class CanonicalClasses(Participant):
                 return
             if not self._active:
                 self._start()
-        name = spec.qualname
-        self._classify(cls, None)
-        self._scan({name})
+        try:
+            self._classify(cls, None)
+            self._scan({spec.qualname})
+        except Exception as error:
+            self._fail(error)
 
     # ------------------------------------------------------------------ setup
 
@@ -424,10 +433,10 @@ class CanonicalClasses(Participant):
             if origin is None and frame is not None:
                 origin = frame.f_globals.get("__file__")
             origin = origin if isinstance(origin, str) else None
+            # A project file counts under any module name: ``__main__`` or a second
+            # ``sys.path`` root (``db.manager`` beside ``app.db.manager``) is a duplicate.
             scope = self.guard.scope
-            known = scope.is_first_party(module, origin) or (
-                module == "__main__" and scope.path_is_first_party(origin)
-            )
+            known = scope.is_first_party(module, origin) or scope.path_is_first_party(origin)
         self._scope[module] = known
         return known
 
