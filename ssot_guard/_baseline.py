@@ -2,8 +2,9 @@
 
 A fingerprint is rule + subject + the name concerned (the rule's ``attribute`` field, for
 the import rules whose subject is a module: two names missing from one module are two
-violations) + the chain's module names: no line numbers and no locations, so unrelated
-edits do not churn the file. The file is sorted, indented JSON
+violations) + the module whose code triggered it (a new module using a removed name or a
+duplicate class is a new violation) + the chain's module names. It holds no line numbers
+and no file locations, so unrelated edits do not churn the file. The file is sorted, indented JSON
 (merge-friendly, like mypy-baseline's); each entry may carry a ``reason`` that survives
 ``--ssot-guard-update-baseline``. Anything unexpected in the file is a
 :class:`BaselineError` naming the file and the problem: a hand-broken baseline must be
@@ -27,10 +28,10 @@ from ._rules import BY_CODE, lookup
 SCHEMA: Final = "ssot_guard.baseline/1"
 DEFAULT_NAME: Final = ".ssot-guard-baseline.json"
 
-#: ``(rule code, subject, attribute or "", module names of the chain)``
-Fingerprint = tuple[str, str, str, tuple[str, ...]]
+#: ``(rule code, subject, attribute or "", triggering module or "", modules of the chain)``
+Fingerprint = tuple[str, str, str, str, tuple[str, ...]]
 
-_ENTRY_KEYS: Final = ("rule", "name", "subject", "attribute", "chain", "reason")
+_ENTRY_KEYS: Final = ("rule", "name", "subject", "attribute", "module", "chain", "reason")
 
 
 class BaselineError(Exception):
@@ -46,15 +47,16 @@ class Entry:
     chain: tuple[str, ...] = ()
     reason: str | None = None
     attribute: str | None = None
+    module: str | None = None
 
     @property
     def fingerprint(self) -> Fingerprint:
-        return (self.rule, self.subject, self.attribute or "", self.chain)
+        return (self.rule, self.subject, self.attribute or "", self.module or "", self.chain)
 
     @classmethod
     def of(cls, fingerprint: Fingerprint, reason: str | None = None) -> Entry:
-        rule, subject, attribute, chain = fingerprint
-        return cls(rule, subject, chain, reason, attribute or None)
+        rule, subject, attribute, module, chain = fingerprint
+        return cls(rule, subject, chain, reason, attribute or None, module or None)
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -64,6 +66,8 @@ class Entry:
         }
         if self.attribute:
             data["attribute"] = self.attribute
+        if self.module:
+            data["module"] = self.module
         data["chain"] = list(self.chain)
         if self.reason is not None:
             data["reason"] = self.reason
@@ -71,7 +75,7 @@ class Entry:
 
 
 def fingerprint(
-    rule: str, subject: str, chain: Iterable[Any], attribute: object = None
+    rule: str, subject: str, chain: Iterable[Any], attribute: object = None, module: object = None
 ) -> Fingerprint:
     """The fingerprint of an event; *chain* holds ``ChainLink``\\ s, dicts or module names."""
     modules: list[str] = []
@@ -82,7 +86,31 @@ def fingerprint(
             modules.append(str(link.get("module")))
         else:
             modules.append(str(getattr(link, "module", link)))
-    return (rule, subject, attribute if isinstance(attribute, str) else "", tuple(modules))
+    return (
+        rule,
+        subject,
+        attribute if isinstance(attribute, str) else "",
+        module if isinstance(module, str) else "",
+        tuple(modules),
+    )
+
+
+def match(entries: Mapping[Fingerprint, Entry], fp: Fingerprint) -> Fingerprint | None:
+    """The baseline key that covers *fp*, or ``None``.
+
+    An entry written without ``attribute`` or ``module`` (by hand) covers every attribute
+    or module; the update writes precise entries.
+    """
+    rule, subject, attribute, module, chain = fp
+    for key in (
+        fp,
+        (rule, subject, attribute, "", chain),
+        (rule, subject, "", module, chain),
+        (rule, subject, "", "", chain),
+    ):
+        if key in entries:
+            return key
+    return None
 
 
 def _problem(path: str, where: str, text: str) -> BaselineError:
@@ -112,6 +140,9 @@ def _entry(path: str, index: int, raw: object) -> Entry:
     attribute = raw.get("attribute")
     if attribute is not None and (not isinstance(attribute, str) or not attribute):
         raise _problem(path, f"{where}.attribute", f"expected a name, got {attribute!r}")
+    module = raw.get("module")
+    if module is not None and (not isinstance(module, str) or not module):
+        raise _problem(path, f"{where}.module", f"expected a module name, got {module!r}")
     reason = raw.get("reason")
     if reason is not None and not isinstance(reason, str):
         raise _problem(path, f"{where}.reason", f"expected a string, got {type(reason).__name__}")
@@ -126,6 +157,7 @@ def _entry(path: str, index: int, raw: object) -> Entry:
         chain=tuple(chain),
         reason=reason,
         attribute=attribute,
+        module=module,
     )
 
 
@@ -164,7 +196,7 @@ def load(path: str | os.PathLike[str]) -> dict[Fingerprint, Entry]:
                 name,
                 f"violations[{index}]",
                 f"duplicate of violations[{first[entry.fingerprint]}] "
-                "(same rule, subject, attribute and chain)",
+                "(same rule, subject, attribute, module and chain)",
             )
         entries[entry.fingerprint] = entry
         first[entry.fingerprint] = index

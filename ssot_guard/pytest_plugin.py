@@ -345,6 +345,7 @@ class _Seen:
             "name": event.name,
             "subject": event.subject,
             "attribute": event.fields.get("attribute"),
+            "module": _module_of(event),
             "location": event.location,
             "chain": [link.as_dict() for link in event.chain],
             "message": event.message,
@@ -431,13 +432,22 @@ class SessionPlugin:
         self, code: str, subject: str, chain: tuple[ChainLink, ...], attribute: str | None
     ) -> bool:
         """Guard tolerance: baselined violations (all, while updating) are not raised."""
-        from ._baseline import fingerprint
+        import sys
 
-        return self.update or fingerprint(code, subject, chain, attribute) in self.baseline
+        from ._baseline import fingerprint, match
+        from ._frames import user_location
+
+        if self.update:
+            return True
+        location = user_location(sys._getframe(1))  # the user code the rule is raising into
+        module = location.module if location is not None else None
+        return (
+            match(self.baseline, fingerprint(code, subject, chain, attribute, module)) is not None
+        )
 
     def on_event(self, event: Event, is_new: bool) -> None:
         """Guard listener: attribute each occurrence to the running phase."""
-        from ._baseline import fingerprint
+        from ._baseline import fingerprint, match
 
         phase = self._phase
         seen = self._seen.get(event.key)
@@ -452,7 +462,8 @@ class SessionPlugin:
             return
         seen.error = True
         attribute = event.fields.get("attribute")
-        if fingerprint(event.rule, event.subject, event.chain, attribute) in self.baseline:
+        fp = fingerprint(event.rule, event.subject, event.chain, attribute, _module_of(event))
+        if match(self.baseline, fp) is not None:
             return
         seen.failing = True
         if self.update:
@@ -609,10 +620,11 @@ class SessionPlugin:
         groups: dict[str, dict[str, list[dict[str, Any]]]] = {}
         for record in records:
             fp = _fingerprint(record)
-            occurred.add(fp)
+            known = _baseline.match(self.baseline, fp)
+            occurred.add(fp if known is None else known)
             if record["failing"]:
                 kind = "new"
-            elif record["error"] and fp in self.baseline:
+            elif record["error"] and known is not None:
                 kind = "baselined"
             else:
                 kind = "not failing"
@@ -659,7 +671,7 @@ class SessionPlugin:
             keep = {fp: entry for fp, entry in self.baseline.items() if fp in occurred}
             for record in records:
                 fp = _fingerprint(record)
-                if record["failing"] and fp not in keep:
+                if record["failing"] and _baseline.match(keep, fp) is None:
                     keep[fp] = _baseline.Entry.of(fp)
             _baseline.write(self.baseline_path, keep.values())
             added = len([fp for fp in keep if fp not in self.baseline])
@@ -680,10 +692,12 @@ class SessionPlugin:
                     {},
                 )
             )
-        for rule, subject, attribute, chain in stale:
+        for rule, subject, attribute, module, chain in stale:
             text = f"  STALE      {rule} {BY_CODE[rule].name}: {subject}"
             if attribute:
                 text += f" '{attribute}'"
+            if module:
+                text += f" in {module}"
             if chain:
                 text += f"  chain {' -> '.join(chain)}"
             out.append((text, red if self.strict_baseline else yellow))
@@ -729,7 +743,19 @@ def _describe(event: Event) -> list[str]:
 def _fingerprint(record: dict[str, Any]) -> Fingerprint:
     from ._baseline import fingerprint
 
-    return fingerprint(record["rule"], record["subject"], record["chain"], record.get("attribute"))
+    return fingerprint(
+        record["rule"],
+        record["subject"],
+        record["chain"],
+        record.get("attribute"),
+        record.get("module"),
+    )
+
+
+def _module_of(event: Event) -> str | None:
+    """The module whose code triggered *event* (part of the baseline fingerprint)."""
+    origin = event.origin
+    return origin[2] if origin is not None and isinstance(origin[2], str) else None
 
 
 def _chain_text(chain: list[dict[str, Any]]) -> str:

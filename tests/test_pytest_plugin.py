@@ -444,8 +444,20 @@ def test_baseline_update_tolerate_new_and_stale(tmp_path: Path) -> None:
     assert json.loads(baseline.read_text()) == {
         "schema": "ssot_guard.baseline/1",
         "violations": [
-            {"rule": "SSOT002", "name": "import-cycle", "subject": "app.one", "chain": []},
-            {"rule": "SSOT002", "name": "import-cycle", "subject": "app.two", "chain": []},
+            {
+                "rule": "SSOT002",
+                "name": "import-cycle",
+                "subject": "app.one",
+                "module": "app.svc",
+                "chain": [],
+            },
+            {
+                "rule": "SSOT002",
+                "name": "import-cycle",
+                "subject": "app.two",
+                "module": "app.svc",
+                "chain": [],
+            },
         ],
     }
 
@@ -479,7 +491,7 @@ def test_baseline_update_tolerate_new_and_stale(tmp_path: Path) -> None:
         "  NEW        app.three at app/svc.py:6  [1x, first in tests/test_app.py::test_two (call)]",
         "  BASELINED  app.one at app/svc.py:6  [1x, first in tests/test_app.py::test_one (call)]",
         "baseline .ssot-guard-baseline.json: 2 entries, 1 matched, 1 stale",
-        "  STALE      SSOT002 import-cycle: app.two",
+        "  STALE      SSOT002 import-cycle: app.two in app.svc",
         "remove stale entries with --ssot-guard-update-baseline",
     ]
 
@@ -492,7 +504,7 @@ def test_baseline_update_tolerate_new_and_stale(tmp_path: Path) -> None:
     assert strict.returncode == 1, strict.out
     assert "1 passed" in strict.out
     assert strict.section()[-2:] == [
-        "  STALE      SSOT002 import-cycle: app.two",
+        "  STALE      SSOT002 import-cycle: app.two in app.svc",
         "stale baseline entries fail the run (--ssot-guard-strict-baseline)",
     ]
 
@@ -503,6 +515,7 @@ def test_baseline_update_tolerate_new_and_stale(tmp_path: Path) -> None:
             "rule": "SSOT002",
             "name": "import-cycle",
             "subject": "app.one",
+            "module": "app.svc",
             "chain": [],
             "reason": "cycle broken in JIRA-12",
         }
@@ -544,6 +557,7 @@ def test_baseline_fingerprint_ignores_lines_and_uses_name_and_chain(tmp_path: Pa
             "name": "partial-module-access",
             "subject": "app.config",
             "attribute": "FLAGS",
+            "module": "app.chained",
             "chain": ["app.config", "app.env"],
         }
     ]
@@ -564,9 +578,23 @@ def test_baseline_fingerprint_ignores_lines_and_uses_name_and_chain(tmp_path: Pa
     assert other.returncode == 1, other.out
     assert "  NEW        app.config 'OTHER' at app/chained.py:9  [1x, first in " in other.out
     assert (
-        "  STALE      SSOT001 partial-module-access: app.config 'FLAGS'  "
+        "  STALE      SSOT001 partial-module-access: app.config 'FLAGS' in app.chained  "
         "chain app.config -> app.env"
     ) in other.lines
+    # an entry written by hand without attribute and module covers them all
+    (root / ".ssot-guard-baseline.json").write_text(
+        json.dumps(
+            {
+                "schema": "ssot_guard.baseline/1",
+                "violations": [
+                    {"rule": "SSOT001", "subject": "app.config", "chain": ["app.config", "app.env"]}
+                ],
+            }
+        )
+    )
+    wildcard = pytest_run(root, "--ssot-guard-strict-baseline")
+    assert wildcard.returncode == 0, wildcard.out
+    assert "baseline .ssot-guard-baseline.json: 1 entry, 1 matched, 0 stale" in wildcard.lines
 
 
 def test_corrupt_baseline_is_a_usage_error_and_never_overwritten(tmp_path: Path) -> None:
@@ -879,6 +907,7 @@ def test_real_swallowed_partial_module_access_fails_and_baselines(tmp_path: Path
             "name": "partial-module-access",
             "subject": "app.config.base",
             "attribute": "FEATURE_FLAGS",
+            "module": "app.environment",
             "chain": ["app.config.base", "app.environment"],
         }
     ]
