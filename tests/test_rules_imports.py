@@ -489,3 +489,29 @@ def test_rule_off_costs_nothing_and_reports_nothing(tmp_path: Path) -> None:
     )
     assert out.events == []
     assert out.result["error"][0] == "ImportError"
+
+
+def test_bytecode_helpers_handle_extended_args() -> None:
+    """More than 256 names or constants put EXTENDED_ARG prefixes before the import ops."""
+    import dis
+
+    from ssot_guard.rules import _imports_inspect as inspect_
+
+    class Frame:
+        def __init__(self, code: Any, lasti: int) -> None:
+            self.f_code, self.f_lasti = code, lasti
+
+    for count in (3, 300):
+        source = "\n".join(f"c{i} = {i}.5" for i in range(count))
+        source += (
+            "\nfrom os import path, sep\nimport json\nfrom . import x\nfrom os.path import *\n"
+        )
+        code = compile(source, "<generated>", "exec")
+        seen = []
+        for instruction in dis.get_instructions(code):
+            frame = Frame(code, instruction.offset)
+            if instruction.opname == "IMPORT_NAME":
+                seen.append(inspect_.import_fromlist(frame))
+            elif instruction.opname == "IMPORT_FROM":
+                seen.append(inspect_.import_from_name(frame))
+        assert seen == [("path", "sep"), "path", "sep", None, ("x",), "x", ("*",)]

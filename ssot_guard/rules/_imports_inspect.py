@@ -22,6 +22,8 @@ from .._hook import module_dict
 #: Opcode numbers (CPython keeps them per version; ``co_code`` holds the unspecialised ones).
 IMPORT_FROM: Final = dis.opmap["IMPORT_FROM"]
 IMPORT_NAME: Final = dis.opmap["IMPORT_NAME"]
+_LOAD_CONST: Final = dis.opmap["LOAD_CONST"]
+_EXTENDED_ARG: Final = dis.opmap["EXTENDED_ARG"]
 _ATTR_OPS: Final = frozenset(
     dis.opmap[name] for name in ("LOAD_ATTR", "LOAD_METHOD") if name in dis.opmap
 )
@@ -124,9 +126,30 @@ def _instructions(code: CodeType) -> dict[int, tuple[dis.Instruction, dis.Instru
     return table
 
 
+def _oparg(code: bytes, offset: int) -> int:
+    """The argument of the instruction at *offset*, with its ``EXTENDED_ARG`` prefixes."""
+    arg = code[offset + 1]
+    shift = 8
+    while offset >= 2 and code[offset - 2] == _EXTENDED_ARG:
+        offset -= 2
+        arg |= code[offset + 1] << shift
+        shift += 8
+    return arg
+
+
 def import_fromlist(frame: FrameType) -> Any:
     """The ``fromlist`` constant of the ``IMPORT_NAME`` the frame is executing."""
-    entry = _instructions(frame.f_code).get(frame.f_lasti)
+    code = frame.f_code
+    raw = code.co_code
+    lasti = frame.f_lasti
+    # Fast path (3.11-3.13): ``LOAD_CONST fromlist`` right before ``IMPORT_NAME`` (and
+    # before the EXTENDED_ARG prefixes of IMPORT_NAME's own argument).
+    start = lasti
+    while start >= 2 and raw[start - 2] == _EXTENDED_ARG:
+        start -= 2
+    if start >= 2 and raw[start - 2] == _LOAD_CONST:
+        return code.co_consts[_oparg(raw, start - 2)]
+    entry = _instructions(code).get(lasti)
     if entry is None or entry[1] is None or entry[1].opname != "LOAD_CONST":
         return None
     return entry[1].argval
@@ -134,7 +157,14 @@ def import_fromlist(frame: FrameType) -> Any:
 
 def import_from_name(frame: FrameType) -> str | None:
     """The name of the ``IMPORT_FROM`` the frame is executing."""
-    entry = _instructions(frame.f_code).get(frame.f_lasti)
+    code = frame.f_code
+    raw = code.co_code
+    lasti = frame.f_lasti
+    if 0 <= lasti < len(raw) - 1 and raw[lasti] == IMPORT_FROM:
+        index = _oparg(raw, lasti)
+        if index < len(code.co_names):
+            return code.co_names[index]
+    entry = _instructions(code).get(lasti)
     if entry is None or not isinstance(entry[0].argval, str):
         return None
     return entry[0].argval

@@ -46,22 +46,45 @@ from . import _imports_inspect as _inspect
 
 if TYPE_CHECKING:
     from .._guard import Guard
-    from .._hook import ExecFrame
+    from .._hook import ExecFrame, ImportRecord
 
 _module_getattribute: Final = ModuleType.__getattribute__
 _NOTE_KEY: Final = "ssot_guard.imports.class"
 _CYCLE_NOTE: Final = "import cycle: "
 _MISSING_NOTE: Final = "missing import: "
 _NOT_FILES: Final = frozenset({"built-in", "frozen", "namespace", "unknown"})
+_POSIX: Final = os.sep == "/" and os.path.normcase("A") == "A"
 
 #: The active participant (one guard is active at a time); read by the module classes.
 _RULES: ImportRules | None = None
+
+
+#: Dunders the import system reads on every module it handles: never violations, and
+#: answered without any bookkeeping (``__spec__`` is not here: see ``on_spec``).
+_PASS: Final = frozenset(
+    {
+        "__name__",
+        "__dict__",
+        "__path__",
+        "__file__",
+        "__loader__",
+        "__package__",
+        "__class__",
+        "__all__",
+        "__getattr__",
+        "__builtins__",
+        "__cached__",
+        "__doc__",
+    }
+)
 
 
 class _PartialModule(ModuleType):
     """The class of a first-party module while its body executes (restored afterwards)."""
 
     def __getattribute__(self, name: str) -> Any:
+        if name in _PASS:
+            return _module_getattribute(self, name)
         try:
             value = _module_getattribute(self, name)
         except AttributeError as error:
@@ -156,8 +179,9 @@ class ImportRules(Participant):
         self._local = _Local()
         #: id(module) -> its ExecFrame, for modules whose class is _PartialModule.
         self._frames: dict[int, ExecFrame] = {}
-        #: normalised source path -> (first module name, display location of its import).
-        self._files: dict[str, tuple[str, str | None]] = {}
+        #: normalised source path -> (first module name, its import record).
+        self._files: dict[str, tuple[str, ImportRecord | None]] = {}
+        self._main: tuple[int, object] = (0, None)
         self._reported_files: set[str] = set()
         self._tool: int | None = None
         self._deep = False
@@ -435,7 +459,10 @@ class ImportRules(Participant):
             return
         modname = frame.record.name
         at: FrameType | None = caller
-        filename = caller.f_code.co_filename
+        code = caller.f_code
+        filename = code.co_filename
+        if filename.startswith("<frozen importlib") and code.co_name != "_find_and_load":
+            return  # the import system's own bookkeeping reads
         if is_internal(filename):
             # importlib.import_module() / __import__(): _find_and_load reads __spec__ of a
             # module already in sys.modules before handing it out.
@@ -697,14 +724,15 @@ class ImportRules(Participant):
         if key is None:
             return
         self._remember_main()
-        display = self.guard.display(record.where)
         known = self._files.get(key)
         if known is None:
-            self._files[key] = (record.name, display)
+            self._files[key] = (record.name, record)
             return
-        first_name, first_location = known
+        first_name, first_record = known
         if first_name == record.name or key in self._reported_files:
             return
+        display = self.guard.display(record.where)
+        first_location = self.guard.display(first_record.where) if first_record else None
         scope = self.guard.scope
         if not (
             scope.is_first_party(first_name, record.origin)
@@ -734,7 +762,11 @@ class ImportRules(Participant):
         main = sys.modules.get("__main__")
         if main is None:
             return
-        key = _file_key(module_dict(main).get("__file__"))
+        file = module_dict(main).get("__file__")
+        if self._main[0] == id(main) and self._main[1] is file:
+            return
+        self._main = (id(main), file)
+        key = _file_key(file)
         if key is not None and key not in self._files:
             self._files[key] = ("__main__", None)
 
@@ -789,8 +821,11 @@ def _noted(error: BaseException) -> bool:
 
 
 def _file_key(origin: object) -> str | None:
+    """The file an origin names, normalised without system calls (cheap per import)."""
     if not isinstance(origin, str) or origin in _NOT_FILES or origin.startswith("<"):
         return None
+    if _POSIX and origin.startswith("/") and "/." not in origin and "//" not in origin:
+        return origin
     if not os.path.isabs(origin):
         origin = os.path.abspath(origin)
     return os.path.normcase(os.path.normpath(origin))
