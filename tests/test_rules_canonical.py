@@ -927,3 +927,27 @@ def test_listeners_see_every_occurrence(tmp_path: Path) -> None:
         ["SSOT004", False, 2],
         ["SSOT004", False, 3],
     ]
+
+
+def test_internal_error_never_breaks_the_call(tmp_path: Path) -> None:
+    snippet = """
+        import ssot_guard
+        from legacy.db import DatabaseManager
+        participant = guard.participant("canonical-classes")
+        def broken(*args):
+            raise RuntimeError("bug in the guard")
+        participant._site = broken
+        result["first"] = DatabaseManager("x", pool_size=1).pool_size
+        result["second"] = DatabaseManager("y", pool_size=2).pool_size
+        result["internal"] = guard.internal_errors
+        ssot_guard.uninstall()
+        result["restored"] = "__init__" in DatabaseManager.__dict__ and (
+            type(DatabaseManager.__dict__["__init__"]).__name__ == "function"
+            and not hasattr(DatabaseManager.__dict__["__init__"], "__wrapped__"))
+    """
+    out = run(tmp_path, FILES, snippet, guard={"canonical": CANON, "mode": "strict"})
+    assert out.error is None, out.error
+    assert out.result["first"] == 1 and out.result["second"] == 2
+    assert list(out.result["internal"]) == ["canonical-classes"]
+    assert out.result["internal"]["canonical-classes"].startswith("RuntimeError")
+    assert out.result["restored"] is True

@@ -41,10 +41,11 @@ _NOT_USER_DEFINED: Final = (
     types.BuiltinFunctionType,
 )
 
-#: ``check(cls, owner)`` before anything of the class runs (SSOT004; may raise).
-Check = Callable[[type, type], None]
+#: ``check(cls, owner)`` before anything of the class runs (SSOT004); returns the error to
+#: raise in strict mode (raised by the wrapper itself: one guard frame in the traceback).
+Check = Callable[[type, type], BaseException | None]
 #: ``created(cls, owner, instance)`` once the instance exists, before ``__init__`` (SSOT007).
-Created = Callable[[type, type, object], None]
+Created = Callable[[type, type, object], BaseException | None]
 
 
 class _Absent:
@@ -144,7 +145,9 @@ class NewWrapper(Wrapper):
             owner = state.owner
             check = state.check
             if check is not None:
-                check(cls, owner)
+                error = check(cls, owner)
+                if error is not None:
+                    raise error
             own = state.own_call
             if own is not None:
                 instance = own(cls, *args, **kwargs)
@@ -152,7 +155,9 @@ class NewWrapper(Wrapper):
                 instance = _super(_anchor(owner, cls), cls).__new__(cls, *args, **kwargs)
             created = state.created
             if created is not None:
-                created(cls, owner, instance)
+                error = created(cls, owner, instance)
+                if error is not None:
+                    raise error
             return instance
 
         return __new__  # type: ignore[return-value]
@@ -172,10 +177,14 @@ class InitWrapper(Wrapper):
             owner = state.owner
             check = state.check
             if check is not None:
-                check(cls, owner)
+                error = check(cls, owner)
+                if error is not None:
+                    raise error
             created = state.created
             if created is not None:
-                created(cls, owner, self)
+                error = created(cls, owner, self)
+                if error is not None:
+                    raise error
             own = state.own_call
             if own is not None:
                 own(self, *args, **kwargs)

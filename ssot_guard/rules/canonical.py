@@ -528,29 +528,34 @@ class CanonicalClasses(Participant):
 
     # ------------------------------------------------------------------ instantiation
 
-    def _before(self, cls: type, owner: type) -> None:
+    def _before(self, cls: type, owner: type) -> GuardTypeError | None:
         """A non-canonical class is about to be instantiated (SSOT004).
 
         Hot path: a known call site (the immediate caller's code and line) is a dict
         lookup and a count; everything else is in :meth:`_first_instance`.
         """
-        if cls is not owner and id(cls) in self._owners:
-            return  # its own wrapper, further out, did the check
-        severity = self._severity["SSOT004"]
-        if severity == "off" or not self._active:
-            return
-        frame = sys._getframe(2)
-        event = self._sites4.get((frame.f_code, frame.f_lineno, id(cls)))
-        if event is not None:
-            self._recount(event)
-        else:
-            event = self._first_instance(cls, frame)
-            if event is None:
-                return
-        if severity == "error":
-            raise GuardTypeError(
-                f"SSOT004 non-canonical-instance: {event.message} at {event.location}"
-            )
+        try:
+            if cls is not owner and id(cls) in self._owners:
+                return None  # its own wrapper, further out, did the check
+            severity = self._severity["SSOT004"]
+            if severity == "off" or not self._active:
+                return None
+            frame = sys._getframe(2)
+            event = self._sites4.get((frame.f_code, frame.f_lineno, id(cls)))
+            if event is not None:
+                self._recount(event)
+            else:
+                event = self._first_instance(cls, frame)
+                if event is None:
+                    return None
+            if severity == "error":
+                return GuardTypeError(
+                    f"SSOT004 non-canonical-instance: {event.message} at {event.location}"
+                )
+            return None
+        except Exception as failure:  # a bug here must never break the caller
+            self._fail(failure)
+            return None
 
     def _first_instance(self, cls: type, frame: FrameType) -> Event | None:
         try:
@@ -586,34 +591,39 @@ class CanonicalClasses(Participant):
             self._singleton_of[id(cls)] = (cls, state)
         return state
 
-    def _after(self, cls: type, owner: type, instance: object) -> None:
+    def _after(self, cls: type, owner: type, instance: object) -> GuardTypeError | None:
         """An instance of a singleton class exists; ``__init__`` has not run (SSOT007)."""
-        if type(instance) is not cls or not self._active:
-            return
-        state = self._singleton(cls)
-        if state is None or state.is_first(instance):
-            return
-        frame = sys._getframe(2)
-        with state.lock:
-            if not state.has_first:
-                site = self._site(frame, cls)
-                state.remember(instance, self.guard.display(_location(site)))
-                return
-        severity = self._severity["SSOT007"]
-        if severity == "off":
-            return
-        event = self._sites7.get((frame.f_code, frame.f_lineno, id(cls)))
-        if event is not None:
-            self._recount(event)
-        else:
-            event = self._second_instance(cls, state, frame)
-            if event is None:
-                return
-        if severity == "error":
-            raise GuardTypeError(
-                f"SSOT007 second-singleton: {event.message} at {event.location} "
-                f"(first instance created at {state.first_location})"
-            )
+        try:
+            if type(instance) is not cls or not self._active:
+                return None
+            state = self._singleton(cls)
+            if state is None or state.is_first(instance):
+                return None
+            frame = sys._getframe(2)
+            with state.lock:
+                if not state.has_first:
+                    site = self._site(frame, cls)
+                    state.remember(instance, self.guard.display(_location(site)))
+                    return None
+            severity = self._severity["SSOT007"]
+            if severity == "off":
+                return None
+            event = self._sites7.get((frame.f_code, frame.f_lineno, id(cls)))
+            if event is not None:
+                self._recount(event)
+            else:
+                event = self._second_instance(cls, state, frame)
+                if event is None:
+                    return None
+            if severity == "error":
+                return GuardTypeError(
+                    f"SSOT007 second-singleton: {event.message} at {event.location} "
+                    f"(first instance created at {state.first_location})"
+                )
+            return None
+        except Exception as failure:  # a bug here must never break the caller
+            self._fail(failure)
+            return None
 
     def _second_instance(self, cls: type, state: _Singleton, frame: FrameType) -> Event | None:
         try:
