@@ -1236,8 +1236,10 @@ def run(args: argparse.Namespace) -> int:
     jobs = args.jobs if args.jobs and args.jobs > 0 else (os.cpu_count() or 1)
     show = args.progress if args.progress is not None else sys.stderr.isatty()
     guard_kwargs: dict[str, Any] = {"mode": mode}
-    if args.packages:
-        guard_kwargs["packages"] = list(args.packages)
+    if args.packages and not settings.packages:
+        # First-party for the rules: the whole top-level packages named on the command
+        # line, so a cycle through a sibling module of a checked one is still reported.
+        guard_kwargs["packages"] = sorted({name.split(".")[0] for name in args.packages})
     outcome = check(
         project,
         targets,

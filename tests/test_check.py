@@ -459,3 +459,15 @@ def test_module_imported_at_start_up_is_skipped(tmp_path: Path) -> None:
     assert text.startswith(
         "ssot-guard check: 3 modules imported first, 1 ok, 0 failed, 0 with violations, 2 skipped ("
     )
+
+
+def test_rules_see_the_whole_package_of_a_checked_module(tmp_path: Path) -> None:
+    """``check app.api`` still reports the cycle between its siblings app.base and app.env."""
+    write_tree(tmp_path, CYCLE_TREE)
+    status, data = check_json(tmp_path, "app.api")
+    assert status == 1
+    (entry,) = data["modules"]
+    assert entry["cycle"] == ["app.base", "app.env", "app.base"]
+    if imports_ready():
+        assert [e["rule"] for e in entry["events"]] == ["SSOT001"]
+        assert entry["closed_by"]["source"] == "SSOT001"
