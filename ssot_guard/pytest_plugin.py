@@ -693,7 +693,7 @@ class SessionPlugin:
                 )
             )
         for rule, subject, attribute, module, chain in stale:
-            text = f"  STALE      {rule} {BY_CODE[rule].name}: {subject}"
+            text = f"  {'STALE':<11} {rule} {BY_CODE[rule].name}: {subject}"
             if attribute:
                 text += f" '{attribute}'"
             if module:
@@ -767,7 +767,7 @@ def _chain_text(chain: list[dict[str, Any]]) -> str:
 
 
 def _record_lines(kind: str, record: dict[str, Any]) -> list[str]:
-    text = f"  {kind:<10} {record['subject']}"
+    text = f"  {kind:<11} {record['subject']}"
     if isinstance(record.get("attribute"), str):
         text += f" '{record['attribute']}'"
     if record.get("location"):
@@ -775,7 +775,7 @@ def _record_lines(kind: str, record: dict[str, Any]) -> list[str]:
     text += f"  [{int(record['count'])}x, first in {record['where']}]"
     if not record.get("chain"):
         return [text]
-    return [text, f"  {'':<10} chain: {_chain_text(record['chain'])}"]
+    return [text, f"  {'':<11} chain: {_chain_text(record['chain'])}"]
 
 
 def _sort_key(record: dict[str, Any]) -> tuple[str, str]:

@@ -127,7 +127,7 @@ def test_swallowed_violation_fails_the_test(tmp_path: Path) -> None:
     assert run.section() == [
         "mode strict: 1 distinct violation (1 occurrence): 1 new, 0 baselined, 0 not failing",
         "SSOT002 import-cycle: 1 new",
-        "  NEW        app.svc at app/svc.py:6  [1x, first in tests/test_app.py::test_swallowed "
+        "  NEW         app.svc at app/svc.py:6  [1x, first in tests/test_app.py::test_swallowed "
         "(call)]",
     ]
 
@@ -215,8 +215,8 @@ def test_collection_time_violation_is_a_collection_error(tmp_path: Path) -> None
     assert "Interrupted: 2 errors during collection" in run.out
     assert run.section()[1:] == [
         "SSOT002 import-cycle: 2 new",
-        "  NEW        app.conftest at app/svc.py:6  [1x, first in collection of tests/pkg]",
-        "  NEW        app.imported at app/svc.py:6  [1x, first in collection of "
+        "  NEW         app.conftest at app/svc.py:6  [1x, first in collection of tests/pkg]",
+        "  NEW         app.imported at app/svc.py:6  [1x, first in collection of "
         "tests/test_imports.py]",
     ]
 
@@ -239,7 +239,7 @@ def test_violation_at_start_up_fails_the_session(tmp_path: Path) -> None:
     assert run.section() == [
         "mode strict: 1 distinct violation (1 occurrence): 1 new, 0 baselined, 0 not failing",
         "SSOT002 import-cycle: 1 new",
-        "  NEW        app.startup at app/svc.py:6  [1x, first in pytest start-up]",
+        "  NEW         app.startup at app/svc.py:6  [1x, first in pytest start-up]",
         "violations outside any test fail the session (see above)",
     ]
 
@@ -410,7 +410,7 @@ def test_ssot_events_fixture_and_marker(tmp_path: Path) -> None:
     assert "unknown rule 'no-such-rule'" in run.out
     assert run.section()[1:] == [
         "SSOT002 import-cycle: 1 new, 1 not failing",
-        "  NEW        app.lowered at app/svc.py:6  [2x, first in "
+        "  NEW         app.lowered at app/svc.py:6  [2x, first in "
         "tests/test_app.py::test_marker_lowers_the_rule (call)]",
         "  NOT FAILING app.svc at app/svc.py:6  [2x, first in "
         "tests/test_app.py::test_fixture_sees_and_acknowledges (call)]",
@@ -471,8 +471,8 @@ def test_baseline_update_tolerate_new_and_stale(tmp_path: Path) -> None:
     assert tolerated.section() == [
         "mode strict: 2 distinct violations (2 occurrences): 0 new, 2 baselined, 0 not failing",
         "SSOT002 import-cycle: 2 baselined",
-        "  BASELINED  app.one at app/svc.py:6  [1x, first in tests/test_app.py::test_one (call)]",
-        "  BASELINED  app.two at app/svc.py:6  [1x, first in tests/test_app.py::test_two (call)]",
+        "  BASELINED   app.one at app/svc.py:6  [1x, first in tests/test_app.py::test_one (call)]",
+        "  BASELINED   app.two at app/svc.py:6  [1x, first in tests/test_app.py::test_two (call)]",
         "baseline .ssot-guard-baseline.json: 2 entries, 2 matched, 0 stale",
     ]
 
@@ -488,10 +488,11 @@ def test_baseline_update_tolerate_new_and_stale(tmp_path: Path) -> None:
     assert mixed.section() == [
         "mode strict: 2 distinct violations (2 occurrences): 1 new, 1 baselined, 0 not failing",
         "SSOT002 import-cycle: 1 new, 1 baselined",
-        "  NEW        app.three at app/svc.py:6  [1x, first in tests/test_app.py::test_two (call)]",
-        "  BASELINED  app.one at app/svc.py:6  [1x, first in tests/test_app.py::test_one (call)]",
+        "  NEW         app.three at app/svc.py:6  [1x, first in tests/test_app.py::test_two "
+        "(call)]",
+        "  BASELINED   app.one at app/svc.py:6  [1x, first in tests/test_app.py::test_one (call)]",
         "baseline .ssot-guard-baseline.json: 2 entries, 1 matched, 1 stale",
-        "  STALE      SSOT002 import-cycle: app.two in app.svc",
+        "  STALE       SSOT002 import-cycle: app.two in app.svc",
         "remove stale entries with --ssot-guard-update-baseline",
     ]
 
@@ -504,7 +505,7 @@ def test_baseline_update_tolerate_new_and_stale(tmp_path: Path) -> None:
     assert strict.returncode == 1, strict.out
     assert "1 passed" in strict.out
     assert strict.section()[-2:] == [
-        "  STALE      SSOT002 import-cycle: app.two in app.svc",
+        "  STALE       SSOT002 import-cycle: app.two in app.svc",
         "stale baseline entries fail the run (--ssot-guard-strict-baseline)",
     ]
 
@@ -566,9 +567,9 @@ def test_baseline_fingerprint_ignores_lines_and_uses_name_and_chain(tmp_path: Pa
     (root / "app/chained.py").write_text("\n\n# moved\n" + source)
     run = pytest_run(root)
     assert run.returncode == 0, run.out
-    assert "  BASELINED  app.config 'FLAGS' at app/chained.py:9  [1x, first in " in run.out
+    assert "  BASELINED   app.config 'FLAGS' at app/chained.py:9  [1x, first in " in run.out
     assert (
-        "             chain: app.config (app/main.py:3) -> app.env (app/config.py:1)" in run.lines
+        "              chain: app.config (app/main.py:3) -> app.env (app/config.py:1)" in run.lines
     )
     # another name missing from the same module is a new violation
     (root / "tests/test_app.py").write_text(
@@ -576,9 +577,9 @@ def test_baseline_fingerprint_ignores_lines_and_uses_name_and_chain(tmp_path: Pa
     )
     other = pytest_run(root)
     assert other.returncode == 1, other.out
-    assert "  NEW        app.config 'OTHER' at app/chained.py:9  [1x, first in " in other.out
+    assert "  NEW         app.config 'OTHER' at app/chained.py:9  [1x, first in " in other.out
     assert (
-        "  STALE      SSOT001 partial-module-access: app.config 'FLAGS' in app.chained  "
+        "  STALE       SSOT001 partial-module-access: app.config 'FLAGS' in app.chained  "
         "chain app.config -> app.env"
     ) in other.lines
     # an entry written by hand without attribute and module covers them all
@@ -662,10 +663,10 @@ def test_xdist_workers_merge_into_one_summary_and_baseline(tmp_path: Path) -> No
     )
     assert section[1] == "SSOT002 import-cycle: 3 new"
     assert (
-        section[2] == "  NEW        app.everywhere at app/svc.py:6  [1x, first in pytest start-up]"
+        section[2] == "  NEW         app.everywhere at app/svc.py:6  [1x, first in pytest start-up]"
     )
-    assert section[3].startswith("  NEW        app.only_a at app/svc.py:6  [1x, first in ")
-    assert section[4].startswith("  NEW        app.shared at app/svc.py:6  [2x, first in ")
+    assert section[3].startswith("  NEW         app.only_a at app/svc.py:6  [1x, first in ")
+    assert section[4].startswith("  NEW         app.shared at app/svc.py:6  [2x, first in ")
     assert section[5] == "violations outside any test fail the session (see above)"
 
     update = pytest_run(root, "-n", "2", "tests", "--ssot-guard-update-baseline")
@@ -852,7 +853,7 @@ def test_baselined_violation_of_a_raising_rule_is_not_raised(tmp_path: Path) -> 
     assert update.returncode == 0, update.out
     tolerated = pytest_run(root)
     assert tolerated.returncode == 0, tolerated.out
-    assert "  BASELINED  app.legacy.DatabaseManager at app/legacy.py:7" in tolerated.out
+    assert "  BASELINED   app.legacy.DatabaseManager at app/legacy.py:7" in tolerated.out
 
 
 # --------------------------------------------------------------------------- real rules
@@ -894,9 +895,9 @@ def test_real_swallowed_partial_module_access_fails_and_baselines(tmp_path: Path
     ]
     assert run.section()[1:] == [
         "SSOT001 partial-module-access: 1 new",
-        "  NEW        app.config.base 'FEATURE_FLAGS' at app/environment.py:2  "
+        "  NEW         app.config.base 'FEATURE_FLAGS' at app/environment.py:2  "
         "[1x, first in tests/test_env.py::test_flags (call)]",
-        "             chain: app.config.base (tests/test_env.py:2) -> "
+        "              chain: app.config.base (tests/test_env.py:2) -> "
         "app.environment (app/config/base.py:1)",
     ]
     assert pytest_run(root, "--ssot-guard-update-baseline").returncode == 0
