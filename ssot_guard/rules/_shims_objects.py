@@ -164,6 +164,13 @@ class DeprecatedAlias(_ProxyBase):  # type: ignore[misc]
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.__wrapped__(*args, **kwargs)
 
+    # wrapt 1.x proxies do not forward these (2.2+ does): ``isinstance(x, OldClass)``.
+    def __instancecheck__(self, instance: Any) -> bool:
+        return isinstance(instance, self.__wrapped__)
+
+    def __subclasscheck__(self, subclass: Any) -> bool:
+        return issubclass(subclass, self.__wrapped__)
+
     def __get__(self, instance: Any, owner: Any = None) -> Any:
         # Bind like the replacement would (a function stored on a class becomes a
         # method); classes and builtins are no descriptors and stay as they are.
