@@ -249,13 +249,16 @@ def _start(config: pytest.Config, options: Any) -> None:
 
 def _resolve(config: pytest.Config, options: Any) -> tuple[str, dict[str, Any]] | None:
     """The mode and ``install()`` arguments for this run, or ``None`` when inert."""
-    from ._config import DEFAULT_SOURCE, ENV_CONFIG, ENV_MODE, find_pyproject, load_settings
+    cli = getattr(options, "ssot_guard", None)
+    env_mode = os.environ.get("SSOT_GUARD_MODE", "").strip()
+    env_config = os.environ.get("SSOT_GUARD_CONFIG", "").strip()
+    explicit = cli is not None or bool(env_mode) or bool(env_config)
+    if not explicit and not _mentions_guard(Path(config.rootpath)):
+        return None  # the common inert case: no TOML parsing, no further imports
+
+    from ._config import DEFAULT_SOURCE, find_pyproject, load_settings
     from ._errors import ConfigError
 
-    cli = getattr(options, "ssot_guard", None)
-    env_mode = os.environ.get(ENV_MODE, "").strip()
-    env_config = os.environ.get(ENV_CONFIG, "").strip()
-    explicit = cli is not None or bool(env_mode) or bool(env_config)
     found = None
     if not env_config:
         try:
@@ -288,6 +291,20 @@ def _resolve(config: pytest.Config, options: Any) -> tuple[str, dict[str, Any]] 
     if mode == "off":
         return None
     return mode, kwargs
+
+
+def _mentions_guard(start: Path) -> bool:
+    """Cheap pre-check: does a ``pyproject.toml`` up to the repository root name ssot_guard?"""
+    for folder in (start, *start.parents):
+        try:
+            text = (folder / "pyproject.toml").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            text = ""
+        if "ssot_guard" in text:
+            return True
+        if (folder / ".git").exists() or (folder / ".hg").exists():
+            return False
+    return False
 
 
 def _load_baseline(
