@@ -1137,10 +1137,10 @@ def render_json(run: CheckRun) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``check`` options to its sub-parser."""
     parser.description = (
-        "Import every first-party module first, each in a fresh interpreter under the "
-        "guard, and report the modules whose import fails or trips a rule only when they "
-        "are the entry point (order-dependent import cycles). Exit status 1 when any "
-        "module fails or trips a rule at error severity, else 0."
+        "Import every first-party module first, each in a fresh interpreter under the\n"
+        "guard, and report the modules whose import fails or trips a rule only when they\n"
+        "are the entry point (order-dependent import cycles), grouped by cycle with the\n"
+        "import statement that closed it."
     )
     parser.epilog = (
         "examples:\n"
@@ -1148,6 +1148,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "  ssot-guard check app --jobs 4       # the modules of package 'app'\n"
         "  ssot-guard check --format json > check.json\n"
         "  ssot-guard check --mode strict --timeout 20 --exclude 'app.scripts.*'\n"
+        "  ssot-guard check --fork             # faster: fork children from one interpreter\n"
+        "\n"
+        "exit status: 0 when every module imported and no rule fired at error severity;\n"
+        "1 when a module failed, exited, hung or crashed, or tripped a rule at error\n"
+        "severity; 2 for usage errors (unknown package, bad configuration, no modules).\n"
     )
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument(
@@ -1171,7 +1176,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"seconds one module may take to import before it is killed "
         f"(default {DEFAULT_TIMEOUT:g})",
     )
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--format", choices=("text", "json"), default="text", help="output (default: text)"
+    )
     parser.add_argument(
         "--mode",
         choices=[m for m in MODES if m != "off"],

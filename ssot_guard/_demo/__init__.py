@@ -355,12 +355,19 @@ def demo(stream: TextIO, *, keep: bool = False) -> tuple[int, list[DemoRun]]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``demo`` options to its sub-parser."""
     parser.description = (
-        "Run the bundled chat application's golden path (user connects -> database "
-        "session -> AI reply) three times in fresh interpreters: without the guard, with "
-        "the guard in warn mode, and in strict mode. Exit status 0 when all three runs "
-        "behaved as designed."
+        "Run the bundled chat application's golden path (user connects -> database\n"
+        "session -> AI reply) three times in fresh interpreters: without the guard (the\n"
+        "misleading failure), with the guard in warn mode (the chat works through a compat\n"
+        "shim, every hidden problem listed), and in strict mode (a non-zero exit naming\n"
+        "each violation)."
     )
-    parser.epilog = "examples:\n  ssot-guard demo\n  ssot-guard demo --keep   # keep the app copy\n"
+    parser.epilog = (
+        "examples:\n"
+        "  ssot-guard demo\n"
+        "  ssot-guard demo --keep   # keep the app copy and the guard's reports\n"
+        "\n"
+        "exit status: 0 when all three runs behaved as designed, 1 otherwise.\n"
+    )
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument(
         "--keep",
