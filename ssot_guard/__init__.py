@@ -20,6 +20,7 @@ from ._errors import (
 )
 from ._events import ChainLink, Event
 from ._guard import Guard, active, install, installed, uninstall
+from ._policy import configure_logging
 from ._rules import RULES, Rule
 from .rules._canonical_api import canonical
 
@@ -47,6 +48,7 @@ __all__ = [
     "__version__",
     "active",
     "canonical",
+    "configure_logging",
     "install",
     "installed",
     "load_settings",

@@ -10,10 +10,8 @@ source, the key and what was expected.
 from __future__ import annotations
 
 import datetime as _dt
-import difflib
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,6 +142,7 @@ class Settings:
         """What must agree for a second ``install()`` to reuse the active guard."""
         data = self.as_dict()
         data.pop("config_file")
+        data["rules"] = dict(sorted(self.rules.items()))  # overrides: the mode is its own key
         return data
 
 
@@ -157,6 +156,8 @@ def _replace(settings: Settings, **changes: Any) -> Settings:
 
 
 def _load_toml(path: Path) -> dict[str, Any]:
+    import tomllib  # only when a file is read: start-up time counts (SPEC §7)
+
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
@@ -164,7 +165,7 @@ def _load_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: configuration file not found") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read configuration file ({exc.strerror})") from None
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
 
 
@@ -211,6 +212,8 @@ def _kind(value: object) -> str:
 
 
 def _suggest(key: str, choices: Any) -> str:
+    import difflib  # error path only
+
     close = difflib.get_close_matches(key, list(choices), n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""
 

@@ -42,11 +42,23 @@ def is_internal(filename: str) -> bool:
     return filename.startswith(_SKIP_PREFIXES)
 
 
+#: ``is_internal`` per file name: the walk runs once per import and per event.
+_INTERNAL: dict[str, bool] = {}
+_INTERNAL_MAX: Final = 20_000
+
+
 def user_frame(start: FrameType | None = None) -> FrameType | None:
     """The first frame, walking outwards from *start*, that is user code."""
     frame: FrameType | None = start if start is not None else sys._getframe(1)
+    cache = _INTERNAL
     while frame is not None:
-        if not is_internal(frame.f_code.co_filename):
+        filename = frame.f_code.co_filename
+        internal = cache.get(filename)
+        if internal is None:
+            if len(cache) >= _INTERNAL_MAX:
+                cache.clear()
+            internal = cache[filename] = is_internal(filename)
+        if not internal:
             return frame
         frame = frame.f_back
     return None

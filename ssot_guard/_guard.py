@@ -7,10 +7,8 @@ import contextlib
 import itertools
 import json
 import os
-import platform
 import runpy
 import sys
-import tempfile
 import threading
 import traceback
 from collections.abc import Callable, Iterator
@@ -23,7 +21,7 @@ import wrapt
 from ._config import KWARG_SOURCE, Settings, load_settings
 from ._errors import ConfigError
 from ._events import ChainLink, Event, EventStore
-from ._frames import Location, format_location, user_location
+from ._frames import Location, format_location, user_frame, user_location
 from ._hook import (
     ExecFrame,
     GuardFinder,
@@ -102,6 +100,10 @@ class Guard:
         self._listeners: list[Listener] = []
         self._tolerate: Tolerance | None = None
         self._participants: list[Participant] = []
+        #: Enabled participants overriding each hook (see :meth:`_refresh_hooks`).
+        self._spec_hooks: tuple[Participant, ...] = ()
+        self._before_hooks: tuple[Participant, ...] = ()
+        self._after_hooks: tuple[Participant, ...] = ()
         self._internal_errors: dict[str, str] = {}
         self._severity = settings.severities()
         self._runpy_original: Any = None
@@ -194,6 +196,8 @@ class Guard:
     def report(self) -> dict[str, Any]:
         """The JSON-serialisable report of SPEC §3.3."""
         with self.busy():
+            import platform  # report time only: start-up time counts (SPEC §7)
+
             imports = [self._record_dict(record) for record in list(self.records)]
             events = [event.as_dict() for event in self.events]
             by_rule: dict[str, int] = {}
@@ -230,6 +234,8 @@ class Guard:
         folder = os.path.dirname(target) or "."
         os.makedirs(folder, exist_ok=True)
         with self.busy():
+            import tempfile  # report time only
+
             handle, temp = tempfile.mkstemp(prefix=".ssot-guard-", suffix=".json", dir=folder)
             try:
                 with os.fdopen(handle, "w", encoding="utf-8") as stream:
@@ -311,6 +317,7 @@ class Guard:
         for participant in self._participants:
             if participant.feature == feature:
                 participant.enabled = False
+        self._refresh_hooks()
         if feature == "finder":
             self._enabled = False
         if not (self._state.stack or self._state.finding):
@@ -375,7 +382,7 @@ class Guard:
     def _participant_spec(
         self, fullname: str, path: Any, target: ModuleType | None
     ) -> ModuleSpec | None:
-        for participant in self._participants:
+        for participant in self._spec_hooks:
             if not participant.enabled:
                 continue
             try:
@@ -415,6 +422,14 @@ class Guard:
             record.location_file, record.location_line = location.filename, location.lineno
         self.records.append(record)
 
+    def _refresh_hooks(self) -> None:
+        """Cache which enabled participants override each hook (the import hot path)."""
+        active = [p for p in self._participants if p.enabled]
+        base = Participant
+        self._spec_hooks = tuple(p for p in active if type(p).find_spec is not base.find_spec)
+        self._before_hooks = tuple(p for p in active if type(p).before_exec is not base.before_exec)
+        self._after_hooks = tuple(p for p in active if type(p).after_exec is not base.after_exec)
+
     def _enter(
         self,
         proxy: LoaderProxy,
@@ -423,42 +438,54 @@ class Guard:
         reload: bool,
         caller: FrameType | None,
     ) -> ExecFrame | None:
-        """Restore the original loader, then push the module on the thread's stack."""
-        namespace = module_dict(module)
-        spec = namespace.get("__spec__")
+        """Restore the original loader, then push the module on the thread's stack.
+
+        This runs once per imported module: keep it lean (SPEC §7 budget).
+        """
         try:
-            if spec is not None and getattr(spec, "loader", None) is proxy:
-                spec.loader = inner
-        except (AttributeError, TypeError):
-            pass
-        if namespace.get("__loader__") is proxy or (
-            "__loader__" in namespace and namespace["__loader__"] is None
-        ):
+            namespace = object.__getattribute__(module, "__dict__")
+        except Exception:
+            namespace = {}
+        if type(namespace) is not dict:
+            namespace = {}
+        spec = namespace.get("__spec__")
+        if spec is not None:
+            try:
+                if spec.loader is proxy:
+                    spec.loader = inner
+            except (AttributeError, TypeError):
+                pass
+        loader = namespace.get("__loader__", proxy.__class__)
+        if loader is proxy or loader is None:
             namespace["__loader__"] = inner
         state = self._state
         if state.busy or not self._enabled:
             return None
         try:
-            name = spec.name if spec is not None else namespace.get("__name__", "?")
-            origin = spec_origin(spec, namespace)
+            if spec is not None:
+                name = spec.name
+                origin = spec.origin
+                if type(origin) is not str or not origin:
+                    origin = spec_origin(spec, namespace)
+            else:
+                name = namespace.get("__name__", "?")
+                origin = spec_origin(None, namespace)
             stack = state.stack
-            parent = stack[-1] if stack else None
-            location = user_location(caller)
+            user = user_frame(caller) if caller is not None else None
             started = now_ns()
             record = ImportRecord(
-                seq=next(self._seq),
-                name=name,
-                parent=parent.record.name if parent is not None else None,
-                origin=origin,
-                thread=threading.current_thread().name,
-                depth=len(stack),
-                start_us=(started - self._t0) // 1000,
-                first_party=self.scope.is_first_party(name, origin),
+                next(self._seq),
+                name,
+                stack[-1].record.name if stack else None,
+                origin,
+                state.thread_name,
+                len(stack),
+                (started - self._t0) // 1000,
+                self.scope.is_first_party(name, origin),
+                user.f_code.co_filename if user is not None else None,
+                user.f_lineno if user is not None else 0,
                 reload=reload,
             )
-            if location is not None:
-                record.location_file = location.filename
-                record.location_line = location.lineno
             self.records.append(record)
             frame = ExecFrame(record, module, threading.get_ident(), started)
             stack.append(frame)
@@ -466,7 +493,7 @@ class Guard:
         except Exception as error:
             self.internal_error("finder", error)
             return None
-        for participant in self._participants:
+        for participant in self._before_hooks:
             if participant.enabled:
                 try:
                     participant.before_exec(frame, module)
@@ -477,30 +504,35 @@ class Guard:
     def _leave(self, frame: ExecFrame, module: ModuleType, error: BaseException | None) -> None:
         """Pop the module, finish its record, let participants look, then maybe flush."""
         state = self._state
+        stack = state.stack
+        elapsed = now_ns() - frame.started_ns
         try:
             record = frame.record
-            elapsed = now_ns() - frame.started_ns
             record.cumulative_us = elapsed // 1000
             record.self_us = max(0, (elapsed - frame.children_ns) // 1000)
             if error is not None:
                 record.outcome = type(error).__name__
-            for participant in self._participants:
-                if participant.enabled:
-                    try:
-                        participant.after_exec(frame, module, error)
-                    except Exception as failure:
-                        self.internal_error(participant.feature, failure)
+            hooks = self._after_hooks
+            if hooks:
+                for participant in hooks:
+                    if participant.enabled:
+                        try:
+                            participant.after_exec(frame, module, error)
+                        except Exception as failure:
+                            self.internal_error(participant.feature, failure)
+                elapsed = now_ns() - frame.started_ns
         finally:
-            stack = state.stack
             if stack and stack[-1] is frame:
                 stack.pop()
             elif frame in stack:  # pragma: no cover - a participant left the stack odd
                 stack.remove(frame)
-            if self.executing.get(frame.record.name) is frame:
-                del self.executing[frame.record.name]
+            name = frame.record.name
+            executing = self.executing
+            if executing.get(name) is frame:
+                del executing[name]
             if stack:
-                stack[-1].children_ns += now_ns() - frame.started_ns
-        if not stack and not state.finding and state.pending:
+                stack[-1].children_ns += elapsed
+        if state.pending and not stack and not state.finding:
             self._flush(swallow=error is not None)
 
     def _record_dict(self, record: ImportRecord) -> dict[str, Any]:
@@ -618,6 +650,7 @@ class Guard:
 
         with self.busy():
             self._participants.extend(participants_for(self))
+            self._refresh_hooks()
             self.preloaded = sorted(sys.modules)
             self.move_to_front()
             self._patch_runpy()
@@ -657,6 +690,7 @@ class Guard:
             except Exception as error:
                 self.internal_error(participant.feature, error)
         self._participants.clear()
+        self._refresh_hooks()
         self._unpatch_runpy()
         self._unwrap_loaders()
         self.installed = False
@@ -745,10 +779,16 @@ def install(**settings: Any) -> Guard:
     resolved = load_settings(settings)
     with _LOCK:
         if _ACTIVE is not None:
-            if settings and resolved.comparable() != _ACTIVE.settings.comparable():
+            wanted, current = resolved.comparable(), _ACTIVE.settings.comparable()
+            if settings and wanted != current:
+                differences = ", ".join(
+                    f"{key}: {current[key]!r} installed, {wanted[key]!r} requested"
+                    for key in sorted(wanted)
+                    if wanted[key] != current.get(key)
+                )
                 raise ConfigError(
-                    f"{KWARG_SOURCE}: the guard is already installed with other settings; "
-                    "call ssot_guard.uninstall() first"
+                    f"{KWARG_SOURCE}: the guard is already installed with other settings "
+                    f"({differences}); call ssot_guard.uninstall() first"
                 )
             _ACTIVE.move_to_front()
             return _ACTIVE

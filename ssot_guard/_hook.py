@@ -91,6 +91,8 @@ class ThreadState(threading.local):
         self.finding: set[str] = set()
         #: While true the thread runs guard code (emitting, reporting): not recorded.
         self.busy: int = 0
+        #: The thread's name when it first imported (cached: records are made per import).
+        self.thread_name: str = threading.current_thread().name
 
 
 def module_dict(module: ModuleType) -> dict[str, Any]:
@@ -122,8 +124,7 @@ class LoaderProxy(_ProxyBase):  # type: ignore[misc]
         self._self_guard = guard
         self._self_reload = reload
 
-    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
-        return self.__wrapped__.create_module(spec)  # type: ignore[no-any-return]
+    # ``create_module`` is forwarded by the proxy itself (no extra Python frame per import).
 
     def exec_module(self, module: ModuleType) -> None:
         inner = self.__wrapped__
@@ -169,21 +170,25 @@ class GuardFinder:
     ) -> ModuleSpec | None:
         guard = self._guard
         state = guard._state
-        if state.busy or fullname in state.finding or not guard._enabled:
+        finding = state.finding
+        if state.busy or fullname in finding or not guard._enabled:
             return None
-        meta_path = list(sys.meta_path)
-        index = 0
-        for entry in meta_path:
-            if entry is self:
-                break
-            index += 1
+        # A snapshot of the finders behind us (NOTES P2); we are nearly always first.
+        meta_path = sys.meta_path
+        if meta_path and meta_path[0] is self:
+            finders = meta_path[1:]
         else:
-            return None
-        state.finding.add(fullname)
+            for index, entry in enumerate(meta_path):
+                if entry is self:
+                    finders = meta_path[index + 1 :]
+                    break
+            else:
+                return None
+        finding.add(fullname)
         try:
-            spec = guard._participant_spec(fullname, path, target)
+            spec = guard._participant_spec(fullname, path, target) if guard._spec_hooks else None
             if spec is None:
-                for finder in meta_path[index + 1 :]:
+                for finder in finders:
                     find = getattr(finder, "find_spec", None)
                     if find is None:
                         if _LEGACY_FIND is None:
@@ -194,10 +199,22 @@ class GuardFinder:
                     if spec is not None:
                         break
         finally:
-            state.finding.discard(fullname)
+            finding.discard(fullname)
         if spec is None:
             return None
+        loader = spec.loader
+        if loader is not None and _WRAPPABLE.get(type(loader)):
+            # Fast path (the usual file, extension, built-in and frozen loaders).
+            try:
+                spec.loader = LoaderProxy(loader, guard, target is not None)
+            except Exception as error:
+                guard.internal_error("finder", error)
+            return spec
         return guard._wrap_spec(spec, target)
+
+
+#: Loader types known to have ``create_module`` and ``exec_module`` on the class.
+_WRAPPABLE: dict[type, bool] = {}
 
 
 def wrap_spec(spec: ModuleSpec, guard: Guard, reload: bool) -> ModuleSpec:
@@ -205,6 +222,11 @@ def wrap_spec(spec: ModuleSpec, guard: Guard, reload: bool) -> ModuleSpec:
     loader = spec.loader
     if loader is None or type(loader) is LoaderProxy:
         return spec
+    kind = type(loader)
+    if kind is not LazyLoader and kind not in _WRAPPABLE:
+        # Cache by type only when the class itself has both methods: an instance could
+        # carry its own (a module used as a loader), so those are checked every time.
+        _WRAPPABLE[kind] = hasattr(kind, "exec_module") and hasattr(kind, "create_module")
     if type(loader) is LazyLoader:
         # A lazy finder: keep the LazyLoader outermost so loading stays deferred; the proxy
         # then sees the real execution when the module is first touched (NOTES P16).

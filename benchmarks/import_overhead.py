@@ -1,0 +1,327 @@
+"""Cold-import overhead of the guard (SPEC §7): CPU-time ratio guarded / unguarded.
+
+Generates a first-party application of a few thousand modules (packages, classes with
+methods, functions, constants, imports between modules) into a temporary folder, then runs
+alternating fresh interpreters that import a realistic stdlib set plus the whole application,
+without and with ``ssot_guard.install(mode="warn")`` (every rule on). The CPU time of each
+child (user + sys, from ``resource.getrusage(RUSAGE_CHILDREN)``) is compared; the median
+of the per-pair ratios is the result. Budget: <= 1.03.
+
+    python benchmarks/import_overhead.py                # default: 3000 modules, 15 pairs
+    python benchmarks/import_overhead.py --runs 5 --modules 1000
+    python benchmarks/import_overhead.py --profile      # cProfile of one guarded child
+    python benchmarks/import_overhead.py --memory       # bytes per import record
+
+Bytecode caches are written by a warm-up run of each kind first, so the measured runs
+compare imports from ``__pycache__``, as a deployed application does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+#: What a typical service imports from the standard library at start-up.
+STDLIB = (
+    "argparse asyncio base64 collections contextlib csv dataclasses datetime decimal "
+    "email.message email.utils enum functools hashlib heapq hmac http.client inspect io "
+    "ipaddress itertools json logging logging.handlers pathlib pickle platform queue random "
+    "re secrets shutil socket sqlite3 string struct subprocess tempfile textwrap threading "
+    "typing urllib.parse urllib.request uuid warnings xml.etree.ElementTree zipfile zlib"
+).split()
+
+PACKAGE = "benchapp"
+
+
+def _module_source(rng: random.Random, package: int, index: int, earlier: list[str]) -> str:
+    """One module: imports of earlier modules, constants, classes with methods, functions."""
+    lines = ['"""Generated module."""', "from __future__ import annotations", ""]
+    lines.append("import dataclasses")
+    lines.append("import logging")
+    deps = rng.sample(earlier, k=min(len(earlier), rng.randint(1, 3))) if earlier else []
+    for dep in deps:
+        module, _, name = dep.rpartition(".")
+        if rng.random() < 0.5:
+            lines.append(f"from {module} import {name}")
+        else:
+            lines.append(f"from {dep} import Model0 as {name}_Model0")
+    lines += ["", "log = logging.getLogger(__name__)", ""]
+    lines.append(f"TABLE = {{{', '.join(f'{i!r}: {i * 3}' for i in range(12))}}}")
+    lines.append(f"NAMES = {tuple(f'n{package}_{index}_{i}' for i in range(8))!r}")
+    lines.append("")
+    for c in range(3):
+        lines += [
+            "@dataclasses.dataclass" if c == 0 else "",
+            f"class Model{c}:",
+            f'    """Model {c} of module {index}."""',
+            "",
+        ]
+        if c == 0:
+            lines += ["    ident: int = 0", "    label: str = ''", ""]
+        else:
+            lines += [
+                "    def __init__(self, ident: int = 0) -> None:",
+                "        self.ident = ident",
+                "",
+            ]
+        for m in range(4):
+            lines += [
+                f"    def method{m}(self, value: int) -> int:",
+                f"        total = value + {m}",
+                "        for key, item in TABLE.items():",
+                "            if key % 2:",
+                "                total += item",
+                "        return total * self.ident",
+                "",
+            ]
+        lines += [
+            "    @property",
+            "    def size(self) -> int:",
+            "        return len(NAMES) + self.ident",
+            "",
+        ]
+    for f in range(5):
+        lines += [
+            f"def helper{f}(items: list[int], factor: int = {f + 1}) -> list[int]:",
+            f'    """Helper {f}."""',
+            "    result = [item * factor for item in items if item > 0]",
+            "    if not result:",
+            "        log.debug('empty')",
+            "    return sorted(result)",
+            "",
+        ]
+    lines.append("")
+    return "\n".join(lines)
+
+
+def generate(root: Path, modules: int, seed: int = 1) -> int:
+    """Write the application under *root*; returns the number of modules written."""
+    rng = random.Random(seed)
+    per_package = 50
+    packages = max(1, modules // per_package)
+    app = root / PACKAGE
+    app.mkdir(parents=True, exist_ok=True)
+    earlier: list[str] = []
+    count = 0
+    package_names = []
+    for p in range(packages):
+        pkg = app / f"pkg{p}"
+        pkg.mkdir(exist_ok=True)
+        names = []
+        for m in range(per_package):
+            name = f"mod{m}"
+            (pkg / f"{name}.py").write_text(_module_source(rng, p, m, earlier[-200:]))
+            names.append(name)
+            earlier.append(f"{PACKAGE}.pkg{p}.{name}")
+            count += 1
+        (pkg / "__init__.py").write_text(f'"""Package {p}."""\nfrom . import {", ".join(names)}\n')
+        package_names.append(f"pkg{p}")
+        count += 1
+    (app / "__init__.py").write_text(
+        '"""Generated application."""\n'
+        + "".join(f"from . import {name}\n" for name in package_names)
+    )
+    return count + 1
+
+
+CHILD = """
+import sys
+if sys.argv[1] == "guard":
+    import ssot_guard
+    ssot_guard.install(mode="warn", packages=[{package!r}])
+{stdlib}
+import {package}
+if sys.argv[1] == "guard" and len(sys.argv) > 2:
+    import json
+    guard = ssot_guard.active()
+    with open(sys.argv[2], "w") as handle:
+        json.dump({{"records": len(guard.records), "events": len(list(guard.events))}}, handle)
+"""
+
+
+def write_child(root: Path) -> Path:
+    stdlib = "\n".join(f"import {name}" for name in STDLIB)
+    path = root / "child.py"
+    path.write_text(CHILD.format(package=PACKAGE, stdlib=stdlib))
+    return path
+
+
+def child_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SSOT_GUARD_", "PYTHON"))}
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    return env
+
+
+def cpu_seconds(python: str, child: Path, mode: str, extra: tuple[str, ...] = ()) -> float:
+    """Run one child and return its user + sys CPU time.
+
+    Children run one at a time, so the growth of ``RUSAGE_CHILDREN`` across one wait is
+    exactly that child's usage (``os.wait4`` would lose the timeout).
+    """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(
+            [python, str(child), mode, *extra],
+            cwd=child.parent,
+            env=child_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=errors,  # a file, not a pipe: a chatty child must never block
+        )
+        try:
+            proc.wait(timeout=300)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise SystemExit(f"child ({mode}) did not finish within 300 s") from None
+        if proc.returncode != 0:
+            errors.seek(0)
+            text = errors.read().decode(errors="replace")
+            raise SystemExit(f"child ({mode}) failed with {proc.returncode}:\n{text}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+MEMORY_CHILD = """
+import gc, json, sys, tracemalloc
+import ssot_guard
+tracemalloc.start(1)
+guard = ssot_guard.install(mode="warn", packages=[{package!r}])
+{stdlib}
+import {package}
+gc.collect()
+snapshot = tracemalloc.take_snapshot().filter_traces(
+    [tracemalloc.Filter(True, ssot_guard.__file__.rsplit("/", 1)[0] + "/*")]
+)
+total = sum(stat.size for stat in snapshot.statistics("filename"))
+print(json.dumps({{"records": len(guard.records), "bytes": total}}))
+"""
+
+
+def memory_per_record(python: str, root: Path) -> tuple[int, float]:
+    stdlib = "\n".join(f"import {name}" for name in STDLIB)
+    script = root / "memory_child.py"
+    script.write_text(MEMORY_CHILD.format(package=PACKAGE, stdlib=stdlib))
+    out = subprocess.run(
+        [python, str(script)],
+        cwd=root,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    data = json.loads(out.stdout)
+    return data["records"], data["bytes"] / max(1, data["records"])
+
+
+def profile(python: str, child: Path, top: int) -> str:
+    stats = child.parent / "guard.prof"
+    subprocess.run(
+        [python, "-m", "cProfile", "-o", str(stats), str(child), "guard"],
+        cwd=child.parent,
+        env=child_env(),
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    code = textwrap.dedent(f"""
+        import pstats
+        p = pstats.Stats({str(stats)!r})
+        p.sort_stats("tottime").print_stats({top})
+    """)
+    return subprocess.run([python, "-c", code], capture_output=True, text=True, check=True).stdout
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--modules", type=int, default=3000, help="first-party modules")
+    parser.add_argument("--runs", type=int, default=15, help="pairs of children")
+    parser.add_argument("--python", default=sys.executable, help="interpreter to measure")
+    parser.add_argument("--profile", action="store_true", help="cProfile one guarded child")
+    parser.add_argument("--memory", action="store_true", help="measure bytes per record")
+    parser.add_argument("--keep", help="generate into this folder and keep it")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    args = parser.parse_args(argv)
+
+    root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="ssot-bench-"))
+    try:
+        if root.exists() and args.keep:
+            shutil.rmtree(root / PACKAGE, ignore_errors=True)
+        count = generate(root, args.modules)
+        child = write_child(root)
+        info = root / "info.json"
+        # Warm-up: writes __pycache__ for both kinds and checks the guard saw everything.
+        cpu_seconds(args.python, child, "plain")
+        cpu_seconds(args.python, child, "guard", (str(info),))
+        seen = json.loads(info.read_text())
+        if args.profile:
+            print(profile(args.python, child, 25))
+            return 0
+        plain: list[float] = []
+        guarded: list[float] = []
+        ratios: list[float] = []
+        for _ in range(args.runs):
+            a = cpu_seconds(args.python, child, "plain")
+            b = cpu_seconds(args.python, child, "guard")
+            plain.append(a)
+            guarded.append(b)
+            ratios.append(b / a)
+        result = {
+            "python": subprocess.run(
+                [args.python, "-c", "import platform; print(platform.python_version())"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip(),
+            "modules_generated": count,
+            "records": seen["records"],
+            "events": seen["events"],
+            "runs": args.runs,
+            "plain_cpu_s_median": round(statistics.median(plain), 4),
+            "guarded_cpu_s_median": round(statistics.median(guarded), 4),
+            "ratio_median": round(statistics.median(ratios), 4),
+            "ratio_of_medians": round(statistics.median(guarded) / statistics.median(plain), 4),
+            "budget": 1.03,
+        }
+        if args.memory:
+            _records, per_record = memory_per_record(args.python, root)
+            result["memory_bytes_per_record"] = round(per_record)
+            result["memory_budget_bytes"] = 1024
+        if args.json:
+            print(json.dumps(result, indent=2))
+        else:
+            print(
+                f"python {result['python']}: {count} generated modules, "
+                f"{seen['records']} import records, {seen['events']} events"
+            )
+            print(
+                f"CPU time, median of {args.runs}: plain {result['plain_cpu_s_median']:.3f} s, "
+                f"guarded {result['guarded_cpu_s_median']:.3f} s"
+            )
+            print(
+                f"median CPU-time ratio (guarded / plain): {result['ratio_median']:.3f} "
+                f"(budget <= 1.03)"
+            )
+            if args.memory:
+                print(
+                    f"memory per import record: {result['memory_bytes_per_record']} bytes "
+                    f"(budget < 1024)"
+                )
+        return 0
+    finally:
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
