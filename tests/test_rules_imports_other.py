@@ -49,6 +49,11 @@ def test_double_import_through_two_sys_path_roots(tmp_path: Path) -> None:
         "app/db/manager.py was executed twice, as app.db.manager and as db.manager: "
         "every class in it now exists twice"
     )
+    # Each event is also a warning at the importing statement.
+    assert [(w["category"], w["filename"], w["lineno"]) for w in guarded.warnings] == [
+        ("ImportRuleWarning", "<scenario>", 5),
+        ("ImportRuleWarning", "<scenario>", 5),
+    ]
 
 
 def test_script_run_as_main_and_imported(tmp_path: Path) -> None:

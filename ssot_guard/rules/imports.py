@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._errors import GuardAttributeError, GuardImportError
 from .._events import ChainLink
-from .._frames import Location, display_path, is_internal, user_frame
+from .._frames import Location, display_path, is_internal, user_frame, user_location
 from .._hook import module_dict
 from .._participant import Participant
 from . import _imports_inspect as _inspect
@@ -743,6 +743,8 @@ class ImportRules(Participant):
         if self.guard.severity("SSOT003") == "off":
             return
         shown = display_path(record.origin, self.guard.settings.project_root)
+        # The importing statement, with its module's name (warnings need one: NOTES 3.2).
+        location = user_location(sys._getframe(1)) or record.where
         self.guard.violation(
             "SSOT003",
             subject=record.name,
@@ -750,7 +752,7 @@ class ImportRules(Participant):
                 f"{shown} was executed twice, as {first_name} and as {record.name}: "
                 "every class in it now exists twice"
             ),
-            location=record.where,
+            location=location,
             chain=(ChainLink(first_name, first_location), ChainLink(record.name, display)),
             file=shown,
             names=[first_name, record.name],
