@@ -606,6 +606,9 @@ class ImportRules(Participant):
     # ------------------------------------------------------------------ SSOT009
 
     def _deep_miss(self, module: ModuleType, name: str, caller: FrameType) -> BaseException | None:
+        # Another PEP 562 hook may wrap ours (the compat shims' dispatcher): skip guard frames.
+        while caller.f_code.co_filename.startswith("<ssot_guard") and caller.f_back is not None:
+            caller = caller.f_back
         filename = caller.f_code.co_filename
         if self._foreign(filename) or _inspect.opcode_at(caller) != _inspect.IMPORT_FROM:
             return None
