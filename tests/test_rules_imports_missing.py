@@ -213,3 +213,28 @@ def test_strict_swallowed_inside_function_still_fails_the_run(tmp_path: Path) ->
         assert out.result == {"r": "database down: GuardImportError", "failures": ["SSOT009"]}
     else:
         assert out.result == {"r": "database down: ImportError", "failures": []}
+
+
+def test_deep_mode_next_to_a_compat_shim_on_the_same_module(tmp_path: Path) -> None:
+    files = {
+        **TREE,
+        "app/user.py": """
+            def f():
+                try:
+                    from app.db.session import removed
+                except ImportError:
+                    return "swallowed"
+        """,
+    }
+    snippet = """
+        import app.db.session, app.user
+        from app.db.session import old
+        result["r"] = [app.user.f(), old()]
+    """
+    shims = {"app.db.session.old": "app.db.engine.get_db_session_factory"}
+    out = run(tmp_path, files, snippet, guard={"deep": True, "shims": shims})
+    assert out.result == {"r": ["swallowed", "factory"]}
+    assert [(e["rule"], e["location"]) for e in out.events] == [
+        ("SSOT006", "<scenario>:3"),
+        ("SSOT009", "app/user.py:3"),
+    ]
