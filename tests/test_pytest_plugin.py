@@ -915,3 +915,68 @@ def test_real_swallowed_partial_module_access_fails_and_baselines(tmp_path: Path
     tolerated = pytest_run(root, "--ssot-guard-strict-baseline")
     assert tolerated.returncode == 0, tolerated.out
     assert "baseline .ssot-guard-baseline.json: 1 entry, 1 matched, 0 stale" in tolerated.lines
+
+
+def test_marker_on_a_class_and_the_closest_mark_wins(tmp_path: Path) -> None:
+    root = project(
+        tmp_path,
+        {
+            "tests/test_app.py": """
+                import pytest
+                from app.svc import work
+
+                pytestmark = pytest.mark.ssot_guard(rules={"SSOT002": "warn"})
+
+                @pytest.mark.ssot_guard(rules={"import-cycle": "log"})
+                class TestLowered:
+                    def test_class_mark(self):
+                        work("app.cls")
+
+                    @pytest.mark.ssot_guard(rules={"import-cycle": "error"})
+                    def test_closest_wins(self):
+                        work("app.closest")
+
+                def test_module_mark():
+                    work("app.module")
+            """
+        },
+    )
+    run = pytest_run(root, "-rf")
+    assert run.returncode == 1, run.out
+    assert (
+        "FAILED tests/test_app.py::TestLowered::test_closest_wins - Failed: ssot_guard" in run.out
+    )
+    # warnings from the error and the warn events; the class-level "log" emits none
+    assert "1 failed, 2 passed, 2 warnings" in run.out
+    assert run.section()[1:] == [
+        "SSOT002 import-cycle: 1 new, 2 not failing",
+        "  NEW         app.closest at app/svc.py:6  [1x, first in "
+        "tests/test_app.py::TestLowered::test_closest_wins (call)]",
+        "  NOT FAILING app.cls at app/svc.py:6  [1x, first in "
+        "tests/test_app.py::TestLowered::test_class_mark (call)]",
+        "  NOT FAILING app.module at app/svc.py:6  [1x, first in "
+        "tests/test_app.py::test_module_mark (call)]",
+    ]
+
+
+def test_p_plugin_without_autoload(tmp_path: Path) -> None:
+    root = project(
+        tmp_path,
+        {
+            "tests/conftest.py": "import app.svc\n",
+            "tests/test_app.py": """
+                import ssot_guard
+
+                def test_conftest_was_seen():
+                    assert any(r.name == "app.svc" for r in ssot_guard.active().records)
+            """,
+        },
+    )
+    run = pytest_run(
+        root, "-p", "ssot_guard.pytest_plugin", env={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    )
+    assert run.returncode == 0, run.out
+    assert (
+        "mode strict: 0 distinct violations (0 occurrences): 0 new, 0 baselined, 0 not failing"
+        in (run.lines)
+    )
