@@ -515,3 +515,51 @@ def test_bytecode_helpers_handle_extended_args() -> None:
             elif instruction.opname == "IMPORT_FROM":
                 seen.append(inspect_.import_from_name(frame))
         assert seen == [("path", "sep"), "path", "sep", None, ("x",), "x", ("*",)]
+
+
+def test_cycle_back_into_a_package_that_installed_the_guard(tmp_path: Path) -> None:
+    """``install()`` in a package ``__init__``: that module's body started before the guard."""
+    import sys
+
+    init = """
+        import ssot_guard
+        ssot_guard.install()
+        from app import base
+
+        def helper():
+            return 1
+    """
+    swallowed = {
+        "app/__init__.py": init,
+        "app/base.py": """
+            try:
+                from app import helper
+            except ImportError:
+                helper = None
+        """,
+    }
+    snippet = """
+        import ssot_guard
+        try:
+            import app
+            result["helper"] = app.base.helper
+        except ImportError as exc:
+            result["notes"] = exc.__notes__
+        guard = ssot_guard.active()
+        result["events"] = [[e.rule, e.location, e.chain_text()] for e in guard.events]
+    """
+    out = run(tmp_path / "swallowed", swallowed, snippet, unguarded=True)
+    event = ["SSOT001", "app/base.py:2", "app -> app.base (app/__init__.py:3)"]
+    # 3.11 sees this cycle only when the error leaves a module body.
+    expected = [event] if sys.version_info >= (3, 12) else []
+    assert out.result == {"helper": None, "events": expected}
+
+    unswallowed = {**swallowed, "app/base.py": "from app import helper\n"}
+    out = run(tmp_path / "unswallowed", unswallowed, snippet, unguarded=True)
+    assert out.result == {
+        "notes": [
+            "import cycle: app -> app.base (app/__init__.py:3) -> app (app/base.py:1): "
+            "'helper' is defined at app/__init__.py:5, after the import at line 3"
+        ],
+        "events": [["SSOT001", "app/base.py:1", "app -> app.base (app/__init__.py:3)"]],
+    }

@@ -527,10 +527,18 @@ class ImportRules(Participant):
 
     def _detail(self, frame: ExecFrame, name: str) -> str:
         """Where *name* is defined in the partial module, relative to the cycle's import."""
-        modname = frame.record.name
+        stack = self.guard._state.stack
+        entered = None
+        if frame in stack:
+            index = stack.index(frame)
+            if index + 1 < len(stack):
+                entered = stack[index + 1].record
+        return self._detail_in(frame.record.name, frame.record.origin, entered, name)
+
+    def _detail_in(self, modname: str, origin: str, entered: ImportRecord | None, name: str) -> str:
+        """*entered*: the import made by the partial module's body that led to the read."""
         if f"{modname}.{name}" in sys.modules:
             return f"'{name}' is the submodule {modname}.{name}, still executing"
-        origin = frame.record.origin
         root = self.guard.settings.project_root
         if not origin.endswith(".py") or not os.path.isfile(origin):
             return f"'{name}' is not defined yet"
@@ -539,13 +547,8 @@ class ImportRules(Participant):
             return f"'{name}' is defined nowhere in {display_path(origin, root)}"
         where = f"{display_path(origin, root)}:{line}"
         import_line = 0
-        stack = self.guard._state.stack
-        if frame in stack:
-            index = stack.index(frame)
-            if index + 1 < len(stack):
-                entered = stack[index + 1].record
-                if entered.location_file == origin:
-                    import_line = entered.location_line
+        if entered is not None and entered.location_file == origin:
+            import_line = entered.location_line
         if import_line and line > import_line:
             return f"'{name}' is defined at {where}, after the import at line {import_line}"
         return f"'{name}' is defined at {where}"
@@ -651,10 +654,12 @@ class ImportRules(Participant):
         if name[:2] == "__":
             return None
         module = sys.modules.get(modname)
-        if module is None or self._initializing(module):
-            return None  # partial modules are SSOT001's
-        if not self._first_party_module(modname, module):
+        if module is None or not self._first_party_module(modname, module):
             return None
+        if self._initializing(module):
+            if id(module) in self._frames:
+                return None  # seen by its _PartialModule class at the read
+            return self._untracked_partial(modname, module, name, location, path)
         guard = self.guard
         severity = guard.severity("SSOT009")
         if severity == "off":
@@ -692,6 +697,49 @@ class ImportRules(Participant):
                 f"cannot import name '{name}' from '{modname}': {detail}", name=modname, path=path
             )
         return f"{_MISSING_NOTE}{detail}", strict
+
+    def _untracked_partial(
+        self,
+        modname: str,
+        module: ModuleType,
+        name: str,
+        location: Location | None,
+        path: str | None,
+    ) -> tuple[str, BaseException | None] | None:
+        """SSOT001 for a module whose body started before ``install()`` (no class swap).
+
+        Typical: ``install()`` called from a package's ``__init__`` that then imports a
+        submodule reading back from the package. Seen through the failed ``from`` import
+        (3.12+: also when swallowed); the chain starts at the untracked module.
+        """
+        guard = self.guard
+        severity = guard.severity("SSOT001")
+        if severity == "off":
+            return None
+        stack = guard._state.stack
+        display = guard.display
+        chain = (
+            ChainLink(modname, None),
+            *(ChainLink(f.record.name, display(f.record.where)) for f in stack),
+        )
+        file = module_dict(module).get("__file__")
+        origin = file if isinstance(file, str) else ""
+        detail = self._detail_in(modname, origin, stack[0].record if stack else None, name)
+        closing = ChainLink(modname, display(location))
+        note = f"{_CYCLE_NOTE}{' -> '.join(str(link) for link in (*chain, closing))}: {detail}"
+        message = f"cannot import name '{name}' from partially initialized module '{modname}'"
+        guard.violation(
+            "SSOT001",
+            subject=modname,
+            message=f"{message}: {detail}",
+            location=location,
+            chain=chain,
+            attribute=name,
+        )
+        strict = None
+        if severity == "error":
+            strict = GuardImportError(f"{message} ({note})", name=modname, path=path)
+        return note, strict
 
     # ------------------------------------------------------------------ exceptions
 
