@@ -563,3 +563,32 @@ def test_cycle_back_into_a_package_that_installed_the_guard(tmp_path: Path) -> N
         ],
         "events": [["SSOT001", "app/base.py:1", "app -> app.base (app/__init__.py:3)"]],
     }
+
+
+def test_module_object_handed_out_by_import_module_and_star_import(tmp_path: Path) -> None:
+    files = {
+        "app/__init__.py": "",
+        "app/base.py": """
+            def get_config():
+                return 1
+
+            import app.env
+            import app.star
+        """,
+        "app/env.py": """
+            import importlib
+            base = importlib.import_module("app.base")
+        """,
+        "app/star.py": "from app.base import *\n",
+    }
+    snippet = "import app.base\nresult['r'] = [app.env.base is app.base, app.star.get_config()]"
+    plain, guarded = run_both(tmp_path, files, snippet)
+    assert plain.result == guarded.result == {"r": [True, 1]}
+    assert [(e["rule"], e["subject"], e["location"]) for e in guarded.events] == [
+        ("SSOT002", "app.base", "app/env.py:2"),
+        ("SSOT002", "app.base", "app/star.py:1"),
+    ]
+    assert [chain(e) for e in guarded.events] == [
+        [("app.base", "<scenario>:1"), ("app.env", "app/base.py:4")],
+        [("app.base", "<scenario>:1"), ("app.star", "app/base.py:5")],
+    ]
