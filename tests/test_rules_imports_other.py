@@ -165,3 +165,37 @@ def test_cross_thread_is_recorded_not_raised_in_strict(tmp_path: Path) -> None:
     assert out.error is None
     assert out.result == {"seen": "missing", "value": 1}
     assert [e["severity"] for e in out.events_for("SSOT008")] == ["error", "error"]
+
+
+def test_thread_started_by_a_module_body_reads_it_while_partial(tmp_path: Path) -> None:
+    files = {
+        "app/__init__.py": "",
+        "app/worker.py": """
+            def work(module, out):
+                out.append(getattr(module, "CONFIG", "not yet"))
+        """,
+        "app/server.py": """
+            import sys, threading
+            from app import worker
+            SEEN = []
+            thread = threading.Thread(
+                target=worker.work, args=(sys.modules[__name__], SEEN), name="W"
+            )
+            thread.start()
+            thread.join()
+            CONFIG = {"debug": False}
+        """,
+    }
+    plain, guarded = run_both(tmp_path, files, "import app.server\nresult['s'] = app.server.SEEN")
+    assert plain.result == guarded.result == {"s": ["not yet"]}
+    event = only(guarded, "SSOT008")
+    assert (event["subject"], event["location"], event["thread"], event["owner_thread"]) == (
+        "app.server",
+        "app/worker.py:2",
+        "W",
+        "MainThread",
+    )
+    assert event["attribute"] == "CONFIG"
+    assert [(link["module"], link["location"]) for link in event["chain"]] == [
+        ("app.server", "<scenario>:1")
+    ]
