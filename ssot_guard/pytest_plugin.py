@@ -277,7 +277,8 @@ def _resolve(config: pytest.Config, options: Any) -> tuple[str, dict[str, Any]] 
         )
     kwargs: dict[str, Any] = {"config": str(found[0])} if found is not None else {}
     try:
-        settings = load_settings(kwargs)
+        # validated as found from the rootdir, so errors name the file, not an argument
+        settings = load_settings({}, cwd=config.rootpath)
     except ConfigError as error:
         raise pytest.UsageError(f"ssot_guard: {error}") from None
     if cli:

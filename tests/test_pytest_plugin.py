@@ -310,6 +310,13 @@ def test_enabled_from_the_command_line_and_the_environment(tmp_path: Path) -> No
     (root / "pyproject.toml").write_text('[tool.ssot_guard]\nmode = "off"\ntest-mode = "warn"\n')
     test_mode = pytest_run(root, "-s")
     assert "SEVERITY warn" in test_mode.out and test_mode.returncode == 0, test_mode.out
+    (root / "pyproject.toml").write_text('[tool.ssot_guard]\nmdoe = "strict"\n')
+    typo = pytest_run(root)
+    assert typo.returncode == 4, typo.out
+    assert (
+        f"ERROR: ssot_guard: {root / 'pyproject.toml'}: unknown key 'mdoe'; expected one of "
+    ) in typo.out
+    assert "did you mean 'mode'?" in typo.out
     bad = pytest_run(root, "--ssot-guard", "tests")
     assert bad.returncode == 4, bad.out
     assert "--ssot-guard: expected one of off, warn, strict, got 'tests'" in bad.out
