@@ -592,3 +592,27 @@ def test_module_object_handed_out_by_import_module_and_star_import(tmp_path: Pat
         [("app.base", "<scenario>:1"), ("app.env", "app/base.py:4")],
         [("app.base", "<scenario>:1"), ("app.star", "app/base.py:5")],
     ]
+
+
+def test_attribute_error_traceback_unchanged_except_note(tmp_path: Path) -> None:
+    files = {
+        "app/__init__.py": "",
+        "app/base.py": "import app.env\nLATER = 1\n",
+        "app/env.py": "from app import base\nVALUE = base.LATER\n",
+    }
+    snippet = """
+        import traceback
+        try:
+            import app.base
+        except AttributeError as exc:
+            result["lines"] = traceback.format_exception(exc)
+    """
+    plain, guarded = run_both(tmp_path, files, snippet)
+    plain_tb = "".join(plain.result["lines"]).replace(str(tmp_path / "plain"), "<root>")
+    guarded_tb = "".join(guarded.result["lines"]).replace(str(tmp_path / "guarded"), "<root>")
+    note = (
+        "import cycle: app.base (<scenario>:4) -> app.env (app/base.py:1) -> app.base "
+        "(app/env.py:2): 'LATER' is defined at app/base.py:2, after the import at line 1"
+    )
+    assert guarded_tb == plain_tb + note + "\n"
+    assert "ssot_guard" not in guarded_tb
