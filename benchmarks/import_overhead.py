@@ -11,6 +11,7 @@ of the per-pair ratios is the result. Budget: <= 1.03.
     python benchmarks/import_overhead.py --runs 5 --modules 1000
     python benchmarks/import_overhead.py --profile      # cProfile of one guarded child
     python benchmarks/import_overhead.py --memory       # bytes per import record
+    python benchmarks/import_overhead.py --core         # also: recorder without rule families
 
 Bytecode caches are written by a warm-up run of each kind first, so the measured runs
 compare imports from ``__pycache__``, as a deployed application does.
@@ -138,9 +139,14 @@ def generate(root: Path, modules: int, seed: int = 1) -> int:
 
 CHILD = """
 import sys
-if sys.argv[1] == "guard":
+if sys.argv[1] in ("guard", "core"):
     import ssot_guard
-    ssot_guard.install(mode="warn", packages=[{package!r}])
+    guard = ssot_guard.install(mode="warn", packages=[{package!r}])
+    if sys.argv[1] == "core":  # diagnostics: the recorder alone, without the rule families
+        for participant in guard._participants:
+            participant.uninstall()
+        guard._participants.clear()
+        guard._refresh_hooks()
 {stdlib}
 import {package}
 if sys.argv[1] == "guard" and len(sys.argv) > 2:
@@ -249,6 +255,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--python", default=sys.executable, help="interpreter to measure")
     parser.add_argument("--profile", action="store_true", help="cProfile one guarded child")
     parser.add_argument("--memory", action="store_true", help="measure bytes per record")
+    parser.add_argument(
+        "--core", action="store_true", help="also measure the recorder without rule families"
+    )
     parser.add_argument("--keep", help="generate into this folder and keep it")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
@@ -270,12 +279,15 @@ def main(argv: list[str] | None = None) -> int:
         plain: list[float] = []
         guarded: list[float] = []
         ratios: list[float] = []
+        core_ratios: list[float] = []
         for _ in range(args.runs):
             a = cpu_seconds(args.python, child, "plain")
             b = cpu_seconds(args.python, child, "guard")
             plain.append(a)
             guarded.append(b)
             ratios.append(b / a)
+            if args.core:
+                core_ratios.append(cpu_seconds(args.python, child, "core") / a)
         result = {
             "python": subprocess.run(
                 [args.python, "-c", "import platform; print(platform.python_version())"],
@@ -293,6 +305,8 @@ def main(argv: list[str] | None = None) -> int:
             "ratio_of_medians": round(statistics.median(guarded) / statistics.median(plain), 4),
             "budget": 1.03,
         }
+        if args.core:
+            result["core_ratio_median"] = round(statistics.median(core_ratios), 4)
         if args.memory:
             _records, per_record = memory_per_record(args.python, root)
             result["memory_bytes_per_record"] = round(per_record)
@@ -312,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"median CPU-time ratio (guarded / plain): {result['ratio_median']:.3f} "
                 f"(budget <= 1.03)"
             )
+            if args.core:
+                print(f"recorder alone (rule families removed): {result['core_ratio_median']:.3f}")
             if args.memory:
                 print(
                     f"memory per import record: {result['memory_bytes_per_record']} bytes "

@@ -109,6 +109,8 @@ class Guard:
         self._runpy_original: Any = None
         self._atexit_registered = False
         self._logged_internal: set[str] = set()
+        #: Internal errors raised while a thread was importing, logged once it is done.
+        self._unlogged_internal: list[str] = []
 
     # ------------------------------------------------------------------ public API
 
@@ -320,7 +322,11 @@ class Guard:
         self._refresh_hooks()
         if feature == "finder":
             self._enabled = False
-        if not (self._state.stack or self._state.finding):
+        if self._state.stack or self._state.finding:
+            # Logging may import or take locks: wait until this thread's imports are done.
+            self._unlogged_internal.append(feature)
+        else:
+            self._logged_internal.add(feature)
             self._log_internal(feature)
 
     # ------------------------------------------------------------------ internals
@@ -374,7 +380,11 @@ class Guard:
                     pass
             else:
                 self._dispatch(event, is_new)
-        for feature in list(self._internal_errors):
+        while self._unlogged_internal:
+            try:
+                feature = self._unlogged_internal.pop(0)
+            except IndexError:  # another thread flushed it meanwhile
+                break
             if feature not in self._logged_internal:
                 self._logged_internal.add(feature)
                 self._log_internal(feature)
@@ -423,12 +433,13 @@ class Guard:
         self.records.append(record)
 
     def _refresh_hooks(self) -> None:
-        """Cache which enabled participants override each hook (the import hot path)."""
-        active = [p for p in self._participants if p.enabled]
-        base = Participant
-        self._spec_hooks = tuple(p for p in active if type(p).find_spec is not base.find_spec)
-        self._before_hooks = tuple(p for p in active if type(p).before_exec is not base.before_exec)
-        self._after_hooks = tuple(p for p in active if type(p).after_exec is not base.after_exec)
+        """Cache the enabled participants for the import hot path.
+
+        Hooks are still looked up on each call, so a hook replaced after install (a test
+        monkeypatching one) is honoured; only disabling a participant refreshes this.
+        """
+        active = tuple(p for p in self._participants if p.enabled)
+        self._spec_hooks = self._before_hooks = self._after_hooks = active
 
     def _enter(
         self,
@@ -532,7 +543,7 @@ class Guard:
                 del executing[name]
             if stack:
                 stack[-1].children_ns += elapsed
-        if state.pending and not stack and not state.finding:
+        if (state.pending or self._unlogged_internal) and not stack and not state.finding:
             self._flush(swallow=error is not None)
 
     def _record_dict(self, record: ImportRecord) -> dict[str, Any]:
