@@ -616,3 +616,17 @@ def test_attribute_error_traceback_unchanged_except_note(tmp_path: Path) -> None
     )
     assert guarded_tb == plain_tb + note + "\n"
     assert "ssot_guard" not in guarded_tb
+
+
+def test_each_import_form_of_a_partial_module_counts_once(tmp_path: Path) -> None:
+    files = {
+        "app/__init__.py": "",
+        "app/base.py": "def f():\n    pass\n\nimport app.env\n",
+        "app/env.py": "import app.base as b\nfrom app import base\nimport app.base\n",
+    }
+    out = run(tmp_path, files, "import app.base")
+    assert [(e["rule"], e["subject"], e["location"], e["count"]) for e in out.events] == [
+        ("SSOT002", "app.base", "app/env.py:1", 1),
+        ("SSOT002", "app.base", "app/env.py:2", 1),
+        ("SSOT002", "app.base", "app/env.py:3", 1),
+    ]

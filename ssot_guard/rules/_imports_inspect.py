@@ -155,6 +155,15 @@ def import_fromlist(frame: FrameType) -> Any:
     return entry[1].argval
 
 
+def followed_by_import_from(frame: FrameType) -> bool:
+    """``import a.b as c``: the IMPORT_NAME is followed by IMPORT_FROM (which reports it)."""
+    raw = frame.f_code.co_code
+    offset = frame.f_lasti + 2
+    while offset < len(raw) and raw[offset] == _EXTENDED_ARG:
+        offset += 2
+    return offset < len(raw) and raw[offset] == IMPORT_FROM
+
+
 def import_from_name(frame: FrameType) -> str | None:
     """The name of the ``IMPORT_FROM`` the frame is executing."""
     code = frame.f_code

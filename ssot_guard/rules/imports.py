@@ -481,6 +481,8 @@ class ImportRules(Participant):
                 fromlist = _inspect.import_fromlist(caller)
                 if fromlist and "*" not in fromlist:
                     return  # ``from m import x``: the IMPORT_FROM that follows reports it
+                if fromlist is None and _inspect.followed_by_import_from(caller):
+                    return  # ``import a.b as c``: likewise
             elif op == _inspect.IMPORT_FROM:
                 # The sys.modules fallback of ``from pkg import sub`` reads sub.__spec__; a
                 # partial parent reports it from its own miss.
