@@ -379,7 +379,7 @@ class ImportRules(Participant):
         if frame is None or frame.module is not module:
             return None
         filename = caller.f_code.co_filename
-        if self._foreign(filename):
+        if is_internal(filename) or self._foreign(filename):
             return None
         kind = _inspect.access_kind(caller)
         if kind is None:
