@@ -39,6 +39,8 @@ from ._policy import Policy
 
 REPORT_SCHEMA: Final = "ssot_guard.report/1"
 
+_get_ident = threading.get_ident
+
 Listener = Callable[[Event, bool], None]
 Tolerance = Callable[[str, str, tuple[ChainLink, ...], str | None], bool]
 
@@ -498,7 +500,7 @@ class Guard:
                 reload=reload,
             )
             self.records.append(record)
-            frame = ExecFrame(record, module, threading.get_ident(), started)
+            frame = ExecFrame(record, module, _get_ident(), started)
             stack.append(frame)
             self.executing[name] = frame
         except Exception as error:
@@ -520,7 +522,8 @@ class Guard:
         try:
             record = frame.record
             record.cumulative_us = elapsed // 1000
-            record.self_us = max(0, (elapsed - frame.children_ns) // 1000)
+            own = elapsed - frame.children_ns
+            record.self_us = own // 1000 if own > 0 else 0
             if error is not None:
                 record.outcome = type(error).__name__
             hooks = self._after_hooks
