@@ -519,6 +519,34 @@ def _killpg(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
+class _Live:
+    """The children running now, so an interrupted check kills them instead of waiting."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._procs: set[subprocess.Popen[bytes]] = set()
+        self.stopping = False
+
+    def add(self, proc: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._procs.add(proc)
+            stopping = self.stopping
+        if stopping:
+            _kill(proc)
+
+    def discard(self, proc: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._procs.discard(proc)
+
+    def kill_all(self) -> None:
+        with self._lock:
+            self.stopping = True
+            procs = list(self._procs)
+        for proc in procs:
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, signal.SIGKILL) if hasattr(os, "killpg") else proc.kill()
+
+
 def _spawn(
     target: Target,
     project: Path,
@@ -529,8 +557,11 @@ def _spawn(
     timeout: float,
     guard_kwargs: dict[str, Any],
     python: str,
+    live: _Live | None = None,
 ) -> tuple[int | None, bool]:
     """A fresh interpreter for one module; returns (exit status, timed out)."""
+    if live is not None and live.stopping:
+        return None, False
     with out_log.open("wb") as stdout, err_log.open("wb") as stderr:
         proc = subprocess.Popen(
             [python, "-c", _CHILD, target.name, str(out), json.dumps(guard_kwargs)],
@@ -541,6 +572,8 @@ def _spawn(
             stderr=stderr,
             start_new_session=True,
         )
+        if live is not None:
+            live.add(proc)
         try:
             return proc.wait(timeout=timeout), False
         except subprocess.TimeoutExpired:
@@ -549,6 +582,8 @@ def _spawn(
         finally:
             if proc.returncode is None:  # interrupted: never leave a child behind
                 _kill(proc)
+            if live is not None:
+                live.discard(proc)
 
 
 def run_one(
@@ -560,6 +595,7 @@ def run_one(
     guard_kwargs: dict[str, Any],
     python: str = sys.executable,
     server: ForkServer | None = None,
+    live: _Live | None = None,
 ) -> ModuleResult:
     """Import *target* first in a fresh interpreter (or a fork of *server*) under the guard."""
     stem = target.name
@@ -585,6 +621,7 @@ def run_one(
             timeout=timeout,
             guard_kwargs=guard_kwargs,
             python=python,
+            live=live,
         )
     seconds = time.perf_counter() - started
     stdout_bytes, _ = _tail(out_log, 0)
@@ -951,6 +988,7 @@ def check(
     results: dict[str, ModuleResult] = {}
     lock = threading.Lock()
     server: ForkServer | None = None
+    live = _Live()
     with tempfile.TemporaryDirectory(prefix="ssot-guard-check-") as temp:
         workdir = Path(temp)
         if fork:
@@ -966,6 +1004,7 @@ def check(
                         timeout=timeout,
                         guard_kwargs=guard_kwargs,
                         server=server,
+                        live=live,
                     )
                     for target in targets
                 ]
@@ -978,6 +1017,9 @@ def check(
                 except BaseException:
                     for future in futures:
                         future.cancel()
+                    live.kill_all()
+                    if server is not None:
+                        server.close()
                     raise
                 finally:
                     meter.close()
@@ -1223,6 +1265,27 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings({}, cwd=start)
 
 
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a CI job cancelled) stops the children like Ctrl-C does.
+
+    Children run in their own sessions (so a module's signals cannot reach the check), so
+    they would outlive a parent killed by the default SIGTERM action.
+    """
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``ssot-guard check``; returns the exit status (0 clean, 1 findings, 2 usage)."""
     try:
@@ -1247,16 +1310,21 @@ def run(args: argparse.Namespace) -> int:
         # First-party for the rules: the whole top-level packages named on the command
         # line, so a cycle through a sibling module of a checked one is still reported.
         guard_kwargs["packages"] = sorted({name.split(".")[0] for name in args.packages})
-    outcome = check(
-        project,
-        targets,
-        jobs=jobs,
-        timeout=args.timeout,
-        guard_kwargs=guard_kwargs,
-        mode=mode,
-        progress=sys.stderr if show else None,
-        fork=bool(args.fork) and hasattr(os, "fork"),
-    )
+    with _terminate_as_interrupt():
+        try:
+            outcome = check(
+                project,
+                targets,
+                jobs=jobs,
+                timeout=args.timeout,
+                guard_kwargs=guard_kwargs,
+                mode=mode,
+                progress=sys.stderr if show else None,
+                fork=bool(args.fork) and hasattr(os, "fork"),
+            )
+        except KeyboardInterrupt:
+            print("ssot-guard check: interrupted; children stopped", file=sys.stderr)
+            return 130
     text = render_json(outcome) if args.format == "json" else render_text(outcome)
     sys.stdout.write(text)
     sys.stdout.flush()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -471,3 +472,51 @@ def test_rules_see_the_whole_package_of_a_checked_module(tmp_path: Path) -> None
     if imports_ready():
         assert [e["rule"] for e in entry["events"]] == ["SSOT001"]
         assert entry["closed_by"]["source"] == "SSOT001"
+
+
+@pytest.mark.parametrize("launch", [[], ["--fork"]], ids=["spawn", "fork"])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
+def test_interrupted_check_stops_its_children(
+    tmp_path: Path, launch: list[str], signum: int
+) -> None:
+    hang = (
+        "import os, pathlib, time\n"
+        "pathlib.Path(__file__).with_suffix('.pid').write_text(str(os.getpid()))\n"
+        "time.sleep(120)\n"
+    )
+    write_tree(tmp_path, {"hang/__init__.py": "", "hang/a.py": hang, "hang/b.py": hang})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ssot_guard.cli", "check", "hang", "--timeout", "100", *launch],
+        cwd=tmp_path,
+        env=child_env({"PYTHONPATH": str(REPO_ROOT)}),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    pid_files = [tmp_path / "hang" / "a.pid", tmp_path / "hang" / "b.pid"]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not all(p.exists() for p in pid_files):
+        time.sleep(0.05)
+    time.sleep(0.2)
+    pids = [int(p.read_text()) for p in pid_files]
+    assert all(_alive(pid) for pid in pids)
+    proc.send_signal(signum)
+    started = time.monotonic()
+    out, err = proc.communicate(timeout=30)
+    assert time.monotonic() - started < 15
+    assert proc.returncode == 130
+    assert out == ""
+    assert "ssot-guard check: interrupted; children stopped" in err
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
+        time.sleep(0.05)
+    assert not any(_alive(pid) for pid in pids)
+
+
+def _alive(pid: int) -> bool:
+    """Whether *pid* runs (a zombie waiting to be reaped counts as ended)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
