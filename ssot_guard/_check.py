@@ -39,6 +39,9 @@ from ._errors import ConfigError
 from ._rules import BY_CODE
 
 CHECK_SCHEMA: Final = "ssot_guard.check/1"
+#: Where this ssot_guard is imported from: children must import the same one (a source
+#: checkout works without installing). Placed after the project's roots.
+_OWN_ROOT: Final = str(Path(__file__).resolve().parent.parent)
 DEFAULT_TIMEOUT: Final = 60.0
 #: Bytes of a child's stderr kept for the report (its end, where tracebacks are).
 STDERR_TAIL: Final = 2000
@@ -410,7 +413,7 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
 
 def _child_env(target: Target, project: Path) -> dict[str, str]:
     env = dict(os.environ)
-    paths = [str(target.root)]
+    paths = [str(target.root), _OWN_ROOT]
     if env.get("PYTHONPATH"):
         paths.append(env["PYTHONPATH"])
     env["PYTHONPATH"] = os.pathsep.join(paths)
@@ -439,7 +442,7 @@ class ForkServer:
 
     def __init__(self, project: Path, roots: Sequence[Path], python: str) -> None:
         env = dict(os.environ)
-        paths = [str(root) for root in dict.fromkeys(roots)]
+        paths = [*(str(root) for root in dict.fromkeys(roots)), _OWN_ROOT]
         if env.get("PYTHONPATH"):
             paths.append(env["PYTHONPATH"])
         env["PYTHONPATH"] = os.pathsep.join(paths)

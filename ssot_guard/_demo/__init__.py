@@ -76,7 +76,8 @@ def prepare(folder: Path) -> Path:
 
 def _env(project: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SSOT_GUARD_")}
-    env["PYTHONPATH"] = str(project)
+    # The app's folder, and wherever this ssot_guard comes from (a source checkout too).
+    env["PYTHONPATH"] = os.pathsep.join([str(project), str(Path(__file__).resolve().parents[2])])
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env["PYTHONIOENCODING"] = "utf-8"
     env.pop("PYTHONWARNINGS", None)
