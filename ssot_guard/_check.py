@@ -236,8 +236,19 @@ def _is_test_module(stem: str) -> bool:
     return stem == "conftest" or stem.startswith("test_") or stem.endswith("_test")
 
 
-def _walk_package(package: str, folder: Path, root: Path, include_tests: bool) -> Iterator[Target]:
+def _walk_package(
+    package: str,
+    folder: Path,
+    root: Path,
+    include_tests: bool,
+    seen: set[Path] | None = None,
+) -> Iterator[Target]:
     """The package itself (when it has ``__init__.py``) and every module below it."""
+    seen = set() if seen is None else seen
+    real = folder.resolve()
+    if real in seen:  # a symbolic link back up the tree
+        return
+    seen.add(real)
     init = folder / "__init__.py"
     if init.is_file():
         yield Target(package, init, root)
@@ -249,7 +260,7 @@ def _walk_package(package: str, folder: Path, root: Path, include_tests: bool) -
         if entry.is_dir():
             if _skip_dir(entry, include_tests):
                 continue
-            yield from _walk_package(f"{package}.{entry.name}", entry, root, include_tests)
+            yield from _walk_package(f"{package}.{entry.name}", entry, root, include_tests, seen)
         elif entry.suffix == ".py" and entry.name != "__init__.py":
             stem = entry.stem
             if not _is_identifier(stem) or stem == "__main__":

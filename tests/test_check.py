@@ -520,3 +520,9 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return "\nState:\tZ" not in status
+
+
+def test_discover_survives_a_symlink_loop(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"app/__init__.py": "", "app/sub/__init__.py": "", "app/sub/m.py": ""})
+    (tmp_path / "app" / "sub" / "loop").symlink_to(tmp_path / "app", target_is_directory=True)
+    assert [t.name for t in discover(tmp_path, ["app"])] == ["app", "app.sub", "app.sub.m"]
