@@ -199,6 +199,7 @@ class Guard:
 
     def report(self) -> dict[str, Any]:
         """The JSON-serialisable report of SPEC §3.3."""
+        self._flush_idle()
         with self.busy():
             import platform  # report time only: start-up time counts (SPEC §7)
 
@@ -674,7 +675,7 @@ class Guard:
                 except Exception as error:
                     self.internal_error(participant.feature, error)
         self.installed = True
-        if self.settings.report and not self._atexit_registered:
+        if not self._atexit_registered:
             atexit.register(self._write_report_at_exit)
             self._atexit_registered = True
         self.policy.log(
@@ -694,6 +695,7 @@ class Guard:
         meta_path.insert(0, self._finder)
 
     def _uninstall(self) -> None:
+        self._flush_idle()
         meta_path = sys.meta_path
         for index in range(len(meta_path) - 1, -1, -1):
             if meta_path[index] is self._finder:
@@ -722,13 +724,19 @@ class Guard:
                 with contextlib.suppress(AttributeError, TypeError):
                     spec.loader = spec.loader.__wrapped__
 
+    def _flush_idle(self) -> None:
+        """Log what waited for this thread to leave its imports, if it has (report, exit)."""
+        state = self._state
+        if (state.pending or self._unlogged_internal) and not state.stack and not state.finding:
+            self._flush(swallow=True)
+
     def _write_report_at_exit(self) -> None:
+        self._flush_idle()
         if self.settings.report and self.installed:
             try:
                 self.write_report(self.settings.report)
             except Exception as error:
                 self.internal_error("report", error)
-                self._log_internal("report")
 
     def _after_fork(self) -> None:
         """In a forked child only the forking thread survives: drop the other threads' state.

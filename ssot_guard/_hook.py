@@ -198,19 +198,21 @@ class GuardFinder:
                         spec = find(fullname, path, target)
                     if spec is not None:
                         break
+            if spec is None:
+                return None
+            # Still marked as finding: an internal error here is logged later, never under
+            # the global import lock (NOTES P22).
+            loader = spec.loader
+            if loader is not None and _WRAPPABLE.get(type(loader)):
+                # Fast path (the usual file, extension, built-in and frozen loaders).
+                try:
+                    spec.loader = LoaderProxy(loader, guard, target is not None)
+                except Exception as error:
+                    guard.internal_error("finder", error)
+                return spec
+            return guard._wrap_spec(spec, target)
         finally:
             finding.discard(fullname)
-        if spec is None:
-            return None
-        loader = spec.loader
-        if loader is not None and _WRAPPABLE.get(type(loader)):
-            # Fast path (the usual file, extension, built-in and frozen loaders).
-            try:
-                spec.loader = LoaderProxy(loader, guard, target is not None)
-            except Exception as error:
-                guard.internal_error("finder", error)
-            return spec
-        return guard._wrap_spec(spec, target)
 
 
 #: Loader types known to have ``create_module`` and ``exec_module`` on the class.

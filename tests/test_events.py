@@ -312,3 +312,34 @@ def test_internal_error_in_the_recorder_disables_recording_not_imports(tmp_path:
     out = run(tmp_path, files, snippet)
     assert out.result == {"values": [2, 3], "internal": ["finder"], "loader": "SourceFileLoader"}
     assert [r["name"] for r in out.imports] == ["m1"]
+
+
+def test_internal_error_inside_find_spec_is_logged_outside_the_import_lock(tmp_path: Path) -> None:
+    files = {"m1.py": "X = 1\n", "m2.py": "Y = 2\n"}
+    snippet = """
+        import _imp, logging
+        import ssot_guard._hook as hook
+        seen = []
+        class Keep(logging.Handler):
+            def emit(self, record):
+                seen.append((record.getMessage().split(" ")[0], _imp.lock_held(),
+                             len(guard._state.stack)))
+        logging.getLogger("ssot_guard").addHandler(Keep())
+        def broken(*args):
+            raise RuntimeError("synthetic")
+        hook.LoaderProxy = broken
+        import m1, m2
+        result["values"] = [m1.X, m2.Y]
+        result["before_report"] = list(seen)
+        guard.report()  # the first point outside any import: the error is logged there
+        result["seen"] = seen
+        result["internal"] = sorted(guard.internal_errors)
+    """
+    out = run(tmp_path, files, snippet)
+    assert out.error is None, out.error
+    assert out.result == {
+        "values": [1, 2],
+        "before_report": [],
+        "seen": [["ssot_guard.internal_error", False, 0]],
+        "internal": ["finder"],
+    }
