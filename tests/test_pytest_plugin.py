@@ -251,14 +251,22 @@ def test_inert_without_configuration(tmp_path: Path) -> None:
     root = project(
         tmp_path,
         {
+            "tests/conftest.py": """
+                import sys
+
+                # what the inert plugin imported by the time conftests load
+                HEAVY = [m for m in ("wrapt", "structlog", "ssot_guard._guard") if m in sys.modules]
+            """,
             "tests/test_inert.py": """
                 import sys, ssot_guard
+                from conftest import HEAVY
 
                 def test_inert(ssot_events):
+                    assert HEAVY == []
                     assert ssot_guard.active() is None
                     assert not any("ssot_guard" in repr(f) for f in sys.meta_path)
                     assert list(ssot_events) == []
-            """
+            """,
         },
         pyproject='[project]\nname = "x"\n',
     )
