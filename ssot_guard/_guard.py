@@ -54,16 +54,15 @@ class Scope:
 
     def __init__(self, packages: tuple[str, ...], root: str) -> None:
         self.packages = packages
+        self._names = frozenset(packages)
+        self._prefixes = tuple(package + "." for package in packages)
         self.root = root.rstrip(os.sep) + os.sep
         excluded = {sys.prefix, sys.base_prefix, sys.exec_prefix}
         self._excluded = tuple(p.rstrip(os.sep) + os.sep for p in excluded if p)
 
     def is_first_party(self, name: str, origin: str | None) -> bool:
         if self.packages:
-            for package in self.packages:
-                if name == package or name.startswith(package + "."):
-                    return True
-            return False
+            return name in self._names or name.startswith(self._prefixes)
         return self.path_is_first_party(origin)
 
     def path_is_first_party(self, origin: str | None) -> bool:
