@@ -995,3 +995,34 @@ def test_p_plugin_without_autoload(tmp_path: Path) -> None:
         "mode strict: 0 distinct violations (0 occurrences): 0 new, 0 baselined, 0 not failing"
         in (run.lines)
     )
+
+
+def test_w_error_and_a_broad_except_still_fail_the_test(tmp_path: Path) -> None:
+    # -W error turns the guard's warning into an exception inside the application's
+    # ``try``; ``except Exception`` swallows it, and the test must fail all the same.
+    root = project(
+        tmp_path,
+        {
+            "app/broad.py": """
+                import ssot_guard
+
+
+                def health():
+                    try:
+                        ssot_guard.active().violation("SSOT009", subject="app.db", message="gone")
+                    except Exception:
+                        return "database down"
+                    return "ok"
+            """,
+            "tests/test_app.py": """
+                from app.broad import health
+
+                def test_health():
+                    assert health() == "database down"
+            """,
+        },
+    )
+    run = pytest_run(root, "-W", "error::ssot_guard.SSOTGuardWarning")
+    assert run.returncode == 1, run.out
+    assert "ssot_guard: 1 violation at error severity during this test (call):" in run.lines
+    assert "  SSOT009 missing-import: app.db" in run.lines
