@@ -35,7 +35,7 @@ MARKER: Final = "ssot_guard"
 _MODES: Final = ("off", "warn", "strict")
 _HINT: Final = (
     "(known violations of a legacy codebase go in the baseline: --ssot-guard-update-baseline; "
-    "lower a rule for one test: @pytest.mark.ssot_guard(rules={'import-cycle': 'log'}))"
+    "lower a rule for one test: @pytest.mark.ssot_guard(rules={{'{rule}': 'log'}}))"
 )
 _FIELDS: Final = ("canonical", "replacement", "first_location", "suggestion")
 
@@ -515,7 +515,7 @@ class SessionPlugin:
         ]
         for event in errors:
             lines.extend("  " + line for line in _describe(event))
-        lines.append(_HINT)
+        lines.append(_HINT.format(rule=errors[0].name))
         return "\n".join(lines)
 
     # ---------------------------------------------------------------- session hooks
