@@ -622,7 +622,7 @@ class Guard:
             return None
         try:
             module = sys.modules.get(name)
-            if not isinstance(module, ModuleType) or module_dict(module) is not run_globals:
+            if not issubclass(type(module), ModuleType) or module_dict(module) is not run_globals:
                 module = ModuleType(name)
             origin = (
                 (spec.origin if spec is not None else None) or run_globals.get("__file__") or script
@@ -714,7 +714,8 @@ class Guard:
     def _unwrap_loaders(self) -> None:
         """Leave no proxy reachable from modules loaded while the guard was installed."""
         for module in list(sys.modules.values()):
-            namespace = module_dict(module) if isinstance(module, ModuleType) else {}
+            # type(), not isinstance(): a foreign object's ``__class__`` may raise (NOTES P11).
+            namespace = module_dict(module) if issubclass(type(module), ModuleType) else {}
             loader = namespace.get("__loader__")
             if type(loader) is LoaderProxy:
                 namespace["__loader__"] = loader.__wrapped__

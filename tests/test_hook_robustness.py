@@ -684,3 +684,38 @@ def test_repo_root_is_importable_in_children() -> None:
         cwd="/",
     )
     assert proc.stdout.strip() == str(REPO_ROOT / "ssot_guard")
+
+
+def test_hostile_sys_modules_entries(tmp_path: Path) -> None:
+    files = {
+        "hostile.py": """
+            import sys, types
+            class Hostile:
+                @property
+                def __class__(self):
+                    raise RuntimeError("no class for you")
+                def __getattribute__(self, name):
+                    raise RuntimeError("no attributes either")
+            class Moody(types.ModuleType):
+                def __getattribute__(self, name):
+                    raise RuntimeError("moody " + name)
+            sys.modules["hostile_object"] = Hostile()
+            sys.modules["hostile_module"] = Moody("hostile_module")
+            sys.modules["hostile_none"] = None
+        """,
+        "after.py": "X = 1\n",
+    }
+    snippet = """
+        import sys, json, ssot_guard
+        import hostile, after
+        json.dumps(guard.report())
+        ssot_guard.uninstall()
+        result["uninstalled"] = ssot_guard.active() is None
+        result["after"] = after.X
+        again = ssot_guard.install()
+        ssot_guard.uninstall()
+        result["again"] = again is not guard
+    """
+    out = run(tmp_path, files, snippet)
+    assert out.error is None, out.error
+    assert out.result == {"uninstalled": True, "after": 1, "again": True}
