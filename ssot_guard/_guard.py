@@ -514,6 +514,14 @@ class Guard:
                     self.internal_error(participant.feature, error)
         return frame
 
+    def _abandon(self, module: ModuleType) -> None:
+        """Drop a frame of *module* that :meth:`_enter` pushed but could not return."""
+        stack = self._state.stack
+        if stack and stack[-1].module is module:
+            frame = stack.pop()
+            if self.executing.get(frame.record.name) is frame:
+                del self.executing[frame.record.name]
+
     def _leave(self, frame: ExecFrame, module: ModuleType, error: BaseException | None) -> None:
         """Pop the module, finish its record, let participants look, then maybe flush."""
         state = self._state
@@ -621,8 +629,9 @@ class Guard:
         if state.busy:
             return None
         try:
-            module = sys.modules.get(name)
-            if not issubclass(type(module), ModuleType) or module_dict(module) is not run_globals:
+            found: Any = sys.modules.get(name)
+            module: ModuleType = found
+            if not issubclass(type(found), ModuleType) or module_dict(found) is not run_globals:
                 module = ModuleType(name)
             origin = (
                 (spec.origin if spec is not None else None) or run_globals.get("__file__") or script

@@ -132,8 +132,9 @@ class LoaderProxy(_ProxyBase):  # type: ignore[misc]
     def exec_module(self, module: ModuleType) -> None:
         inner = self.__wrapped__
         guard: Guard = self._self_guard
-        frame = guard._enter(self, inner, module, self._self_reload, sys._getframe(1))
+        frame = None
         try:
+            frame = guard._enter(self, inner, module, self._self_reload, sys._getframe(1))
             inner.exec_module(module)
         except BaseException as error:
             # Drop this frame from the traceback: CPython strips consecutive importlib
@@ -143,6 +144,8 @@ class LoaderProxy(_ProxyBase):  # type: ignore[misc]
                 error.__traceback__ = tb.tb_next
             if frame is not None:
                 guard._leave(frame, module, error)
+            else:  # interrupted inside _enter (KeyboardInterrupt): leave no stale entry
+                guard._abandon(module)
             raise
         if frame is not None:
             guard._leave(frame, module, None)

@@ -719,3 +719,25 @@ def test_hostile_sys_modules_entries(tmp_path: Path) -> None:
     out = run(tmp_path, files, snippet)
     assert out.error is None, out.error
     assert out.result == {"uninstalled": True, "after": 1, "again": True}
+
+
+def test_keyboard_interrupt_inside_the_hook_leaves_no_stale_frame(tmp_path: Path) -> None:
+    files = {"victim.py": "X = 1\n", "later.py": "Y = 2\n"}
+    snippet = """
+        participant = guard.participant("import-rules")
+        def interrupt(frame, module):
+            del participant.before_exec  # once
+            raise KeyboardInterrupt
+        participant.before_exec = interrupt
+        try:
+            import victim
+        except KeyboardInterrupt:
+            result["interrupted"] = True
+        result["stack"] = [f.name for f in guard._state.stack]
+        result["executing"] = sorted(guard.executing)
+        import later
+    """
+    out = run(tmp_path, files, snippet)
+    assert out.result == {"interrupted": True, "stack": [], "executing": []}
+    later = out.record("later")
+    assert (later["parent"], later["depth"]) == (None, 0)
