@@ -108,7 +108,6 @@ class Guard:
         self._internal_errors: dict[str, str] = {}
         self._severity = settings.severities()
         self._runpy_original: Any = None
-        self._atexit_registered = False
         self._logged_internal: set[str] = set()
         #: Internal errors raised while a thread was importing, logged once it is done.
         self._unlogged_internal: list[str] = []
@@ -683,9 +682,6 @@ class Guard:
                 except Exception as error:
                     self.internal_error(participant.feature, error)
         self.installed = True
-        if not self._atexit_registered:
-            atexit.register(self._write_report_at_exit)
-            self._atexit_registered = True
         self.policy.log(
             "ssot_guard.installed",
             "info",
@@ -788,6 +784,14 @@ _LOCK = threading.RLock()
 _FORK_HOOK = False
 
 
+def _at_exit() -> None:
+    """Flush and write the report of the guard installed at exit (one handler per process:
+    a handler per guard would keep every uninstalled guard and its records alive)."""
+    guard = _ACTIVE
+    if guard is not None:
+        guard._write_report_at_exit()
+
+
 def _fork_child() -> None:
     global _LOCK
     _LOCK = threading.RLock()
@@ -828,8 +832,10 @@ def install(**settings: Any) -> Guard:
             return guard
         guard._install()
         _ACTIVE = guard
-        if not _FORK_HOOK and hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=_fork_child)
+        if not _FORK_HOOK:
+            if hasattr(os, "register_at_fork"):
+                os.register_at_fork(after_in_child=_fork_child)
+            atexit.register(_at_exit)
             _FORK_HOOK = True
         return guard
 

@@ -265,3 +265,22 @@ def test_report_setting_writes_at_exit(tmp_path: Path) -> None:
     assert out.error is None
     data = json.loads((tmp_path / "exit-report.json").read_text())
     assert [r["name"] for r in data["imports"]] == ["m"]
+
+
+def test_repeated_installs_register_one_exit_handler(tmp_path: Path) -> None:
+    snippet = """
+        import atexit, gc, weakref, ssot_guard
+        ssot_guard.uninstall()
+        counts, refs = [], []
+        for _ in range(5):
+            g = ssot_guard.install()
+            refs.append(weakref.ref(g))
+            ssot_guard.uninstall()
+            counts.append(atexit._ncallbacks())
+        del g
+        gc.collect()
+        result["counts_stable"] = len(set(counts)) == 1
+        result["alive"] = sum(1 for ref in refs if ref() is not None)
+    """
+    out = run(tmp_path, {}, snippet)
+    assert out.result == {"counts_stable": True, "alive": 0}
