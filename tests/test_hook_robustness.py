@@ -741,3 +741,41 @@ def test_keyboard_interrupt_inside_the_hook_leaves_no_stale_frame(tmp_path: Path
     assert out.result == {"interrupted": True, "stack": [], "executing": []}
     later = out.record("later")
     assert (later["parent"], later["depth"]) == (None, 0)
+
+
+def test_lazy_finder_behind_the_guard(tmp_path: Path) -> None:
+    """A meta-path finder serving LazyLoader specs: still lazy, recorded on real execution."""
+    files = {"lazy_a.py": "import sys\nsys.modules['__main__'].RAN.append('lazy_a')\nV = 3\n"}
+    snippet = """
+        import sys, importlib.util, importlib.machinery, __main__
+        __main__.RAN = []
+        class LazyFinder:
+            def find_spec(self, name, path=None, target=None):
+                if not name.startswith("lazy_"):
+                    return None
+                spec = importlib.machinery.PathFinder.find_spec(name, path, target)
+                spec.loader = importlib.util.LazyLoader(spec.loader)
+                return spec
+        sys.meta_path.append(LazyFinder())
+        sys.meta_path.insert(len(sys.meta_path) - 2, sys.meta_path.pop())  # before PathFinder
+        import lazy_a
+        result["ran_after_import"] = list(__main__.RAN)
+        if guard is not None:
+            result["recorded_after_import"] = [r.name for r in guard.records]
+        result["value"] = lazy_a.V
+        result["ran"] = list(__main__.RAN)
+        result["loader"] = type(lazy_a.__loader__).__name__
+        result["spec_loader"] = type(lazy_a.__spec__.loader).__name__
+    """
+    plain, guarded = run_both(tmp_path, files, snippet)
+    assert plain.error is None and guarded.error is None, guarded.error
+    assert plain.result == {
+        "ran_after_import": [],
+        "value": 3,
+        "ran": ["lazy_a"],
+        "loader": "SourceFileLoader",
+        "spec_loader": "SourceFileLoader",
+    }
+    assert guarded.result == {**plain.result, "recorded_after_import": []}
+    record = guarded.record("lazy_a")
+    assert record["location"] == "<scenario>:17"  # the first attribute access
