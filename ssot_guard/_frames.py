@@ -23,6 +23,8 @@ _FROZEN_PREFIX: Final = "<frozen importlib"
 _RUNPY_FILE: Final = os.path.join(os.path.dirname(os.__file__), "runpy.py")
 _SKIP_PREFIXES: Final = (_OWN_DIR, _WRAPT_DIR, _IMPORTLIB_DIR)
 _OWN_DEMO_DIR: Final = _OWN_DIR + "_demo" + os.sep
+_OWN_PSEUDO_PREFIX: Final = "<ssot_guard"
+_SCRIPT_NAME: Final = "ssot-guard"
 
 
 class Location(NamedTuple):
@@ -34,8 +36,14 @@ class Location(NamedTuple):
 
 
 def is_internal(filename: str) -> bool:
-    """True for frames of the guard, wrapt, importlib and runpy (the bundled demo is user code)."""
+    """True for frames of the guard, wrapt, importlib and runpy (the bundled demo is user code).
+
+    Code the guard compiles itself (the compat-shim dispatcher) is named ``<ssot_guard ...>``;
+    the ``ssot-guard`` console script is a two-line launcher, not the user's program.
+    """
     if filename in _FROZEN or filename.startswith(_FROZEN_PREFIX) or filename == _RUNPY_FILE:
+        return True
+    if filename.startswith(_OWN_PSEUDO_PREFIX) or os.path.basename(filename) == _SCRIPT_NAME:
         return True
     if filename.startswith(_OWN_DEMO_DIR):
         return False

@@ -1027,3 +1027,48 @@ def test_w_error_and_a_broad_except_still_fail_the_test(tmp_path: Path) -> None:
     assert run.returncode == 1, run.out
     assert "ssot_guard: 1 violation at error severity during this test (call):" in run.lines
     assert "  SSOT009 missing-import: app.db" in run.lines
+
+
+def test_baselined_class_and_shim_violations_are_not_raised(tmp_path: Path) -> None:
+    # the real raising rules (SSOT004 non-canonical instance, SSOT006 shim use) ask the
+    # baseline before raising in strict mode: legacy code keeps working, new code fails
+    pyproject = (
+        ENABLED + "[tool.ssot_guard.canonical]\n"
+        '"app.db.DatabaseManager" = {}\n'
+        "[tool.ssot_guard.shims]\n"
+        '"app.session.get_factory" = "app.db.make"\n'
+    )
+    files = {
+        "app/db.py": """
+            class DatabaseManager:
+                pass
+
+
+            def make():
+                return "made"
+        """,
+        "app/legacy.py": """
+            class DatabaseManager:
+                pass
+        """,
+        "app/session.py": "",
+        "tests/test_app.py": """
+            def test_legacy():
+                from app.legacy import DatabaseManager
+                from app.session import get_factory
+
+                assert type(DatabaseManager()).__name__ == "DatabaseManager"
+                assert get_factory() == "made"
+        """,
+    }
+    root = project(tmp_path, files, pyproject=pyproject)
+    raised = pytest_run(root)
+    assert raised.returncode == 1, raised.out
+    assert "GuardImportError: cannot import name 'get_factory' from 'app.session'" in raised.out
+    update = pytest_run(root, "--ssot-guard-update-baseline")
+    assert update.returncode == 0, update.out
+    entries = json.loads((root / ".ssot-guard-baseline.json").read_text())["violations"]
+    assert sorted(entry["rule"] for entry in entries) == ["SSOT004", "SSOT005", "SSOT006"]
+    tolerated = pytest_run(root)
+    assert tolerated.returncode == 0, tolerated.out
+    assert "1 passed" in tolerated.out

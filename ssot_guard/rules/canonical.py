@@ -548,7 +548,7 @@ class CanonicalClasses(Participant):
                 event = self._first_instance(cls, frame)
                 if event is None:
                     return None
-            if severity == "error":
+            if severity == "error" and not self.guard.tolerated("SSOT004", event.subject):
                 return GuardTypeError(
                     f"SSOT004 non-canonical-instance: {event.message} at {event.location}"
                 )
@@ -615,7 +615,7 @@ class CanonicalClasses(Participant):
                 event = self._second_instance(cls, state, frame)
                 if event is None:
                     return None
-            if severity == "error":
+            if severity == "error" and not self.guard.tolerated("SSOT007", event.subject):
                 return GuardTypeError(
                     f"SSOT007 second-singleton: {event.message} at {event.location} "
                     f"(first instance created at {state.first_location})"

@@ -299,7 +299,7 @@ class CompatShims(Participant):
             return None
         guard = self.guard
         severity = guard.severity(CODE)
-        refuse = shim.expired or severity == "error"
+        refuse = shim.expired or (severity == "error" and not guard.tolerated(CODE, shim.old))
         if severity != "off" and self.enabled:
             try:
                 if refuse:
@@ -402,7 +402,7 @@ class CompatShims(Participant):
         self._alias_blanks.add(id(module))
         guard = self.guard
         severity = guard.severity(CODE)
-        if shim.expired or severity == "error":
+        if shim.expired or (severity == "error" and not guard.tolerated(CODE, shim.old)):
             self._record(shim, frame, severity)
             if shim.expired:
                 assert shim.spec.until is not None
