@@ -55,6 +55,16 @@ _INTERNAL: dict[str, bool] = {}
 _INTERNAL_MAX: Final = 20_000
 
 
+def internal(filename: str) -> bool:
+    """:func:`is_internal`, cached per file name (for the per-read and per-import paths)."""
+    known = _INTERNAL.get(filename)
+    if known is None:
+        if len(_INTERNAL) >= _INTERNAL_MAX:
+            _INTERNAL.clear()
+        known = _INTERNAL[filename] = is_internal(filename)
+    return known
+
+
 def user_frame(start: FrameType | None = None) -> FrameType | None:
     """The first frame, walking outwards from *start*, that is user code."""
     frame: FrameType | None = start if start is not None else sys._getframe(1)

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._errors import GuardAttributeError, GuardImportError
 from .._events import ChainLink
-from .._frames import Location, display_path, is_internal, user_frame, user_location
+from .._frames import Location, display_path, internal, user_frame, user_location
 from .._hook import module_dict
 from .._participant import Participant
 from . import _imports_inspect as _inspect
@@ -54,6 +54,7 @@ _CYCLE_NOTE: Final = "import cycle: "
 _MISSING_NOTE: Final = "missing import: "
 _NOT_FILES: Final = frozenset({"built-in", "frozen", "namespace", "unknown"})
 _POSIX: Final = os.sep == "/" and os.path.normcase("A") == "A"
+_QUIET_MAX: Final = 20_000
 
 #: The active participant (one guard is active at a time); read by the module classes.
 _RULES: ImportRules | None = None
@@ -80,7 +81,13 @@ _PASS: Final = frozenset(
 
 
 class _PartialModule(ModuleType):
-    """The class of a first-party module while its body executes (restored afterwards)."""
+    """The class of a first-party module while its body executes (restored afterwards).
+
+    Most reads come from the import system itself (``_handle_fromlist``, ``_find_spec``)
+    or from installed code: the caller's file is classified once (``ImportRules._quiet``)
+    and such reads return before any rule method is called (SPEC §7 budget). Only
+    ``_find_and_load`` (the hand-out of a module in ``sys.modules``) is looked at further.
+    """
 
     def __getattribute__(self, name: str) -> Any:
         if name in _PASS:
@@ -90,16 +97,28 @@ class _PartialModule(ModuleType):
         except AttributeError as error:
             rules = _RULES
             if rules is not None and name[:2] != "__":
-                replacement = rules.on_miss(self, name, error, sys._getframe(1))
-                if replacement is not None:
-                    raise replacement from None
+                caller = sys._getframe(1)
+                code = caller.f_code
+                quiet = rules._quiet.get(code.co_filename)
+                if quiet is None:
+                    quiet = rules._classify_file(code.co_filename)
+                if not quiet:
+                    replacement = rules.on_miss(self, name, error, caller)
+                    if replacement is not None:
+                        raise replacement from None
             raise
         rules = _RULES
         if rules is not None:
+            caller = sys._getframe(1)
+            code = caller.f_code
+            quiet = rules._quiet.get(code.co_filename)
+            if quiet is None:
+                quiet = rules._classify_file(code.co_filename)
             if name == "__spec__":
-                rules.on_spec(self, sys._getframe(1))
-            elif name[:2] != "__":
-                rules.on_hit(self, name, value, sys._getframe(1))
+                if not quiet or code.co_name == "_find_and_load":
+                    rules.on_spec(self, caller)
+            elif not quiet and name[:2] != "__":
+                rules.on_hit(self, name, value, caller)
         return value
 
 
@@ -189,6 +208,9 @@ class ImportRules(Participant):
         self._deep_hooks: dict[int, tuple[Callable[[str], Any], Any]] = {}
         scope = guard.scope
         self._foreign_prefixes = (*scope._excluded, "<frozen ")
+        #: file name -> its reads never matter (the guard, importlib, wrapt, installed
+        #: code): answered by a dict lookup in ``_PartialModule.__getattribute__``.
+        self._quiet: dict[str, bool] = {}
         self._own_codes: frozenset[CodeType] = frozenset(
             {
                 _PartialModule.__getattribute__.__code__,
@@ -378,8 +400,7 @@ class ImportRules(Participant):
         frame = self._frames.get(id(module))
         if frame is None or frame.module is not module:
             return None
-        filename = caller.f_code.co_filename
-        if is_internal(filename) or self._foreign(filename):
+        if self._skip_caller(caller.f_code.co_filename):
             return None
         kind = _inspect.access_kind(caller)
         if kind is None:
@@ -433,8 +454,7 @@ class ImportRules(Participant):
         frame = self._frames.get(id(module))
         if frame is None or frame.module is not module:
             return
-        filename = caller.f_code.co_filename
-        if is_internal(filename) or self._foreign(filename):
+        if self._skip_caller(caller.f_code.co_filename):
             return
         kind = _inspect.access_kind(caller)
         if frame.thread_id != threading.get_ident():
@@ -463,7 +483,7 @@ class ImportRules(Participant):
         filename = code.co_filename
         if filename.startswith("<frozen importlib") and code.co_name != "_find_and_load":
             return  # the import system's own bookkeeping reads
-        if is_internal(filename):
+        if internal(filename):
             # importlib.import_module() / __import__(): _find_and_load reads __spec__ of a
             # module already in sys.modules before handing it out.
             if caller.f_code.co_name != "_find_and_load":
@@ -826,6 +846,18 @@ class ImportRules(Participant):
             self._files[key] = ("__main__", None)
 
     # ------------------------------------------------------------------ helpers
+
+    def _classify_file(self, filename: str) -> bool:
+        """Whether reads made by code of *filename* are never violations (cached)."""
+        quiet = internal(filename) or self._foreign(filename)
+        if len(self._quiet) >= _QUIET_MAX:
+            self._quiet.clear()
+        self._quiet[filename] = quiet
+        return quiet
+
+    def _skip_caller(self, filename: str) -> bool:
+        quiet = self._quiet.get(filename)
+        return self._classify_file(filename) if quiet is None else quiet
 
     def _foreign(self, filename: str) -> bool:
         """Code of the standard library or an installed package: its reads are not ours."""
