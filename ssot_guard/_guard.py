@@ -439,8 +439,10 @@ class Guard:
         Hooks are still looked up on each call, so a hook replaced after install (a test
         monkeypatching one) is honoured; only disabling a participant refreshes this.
         """
-        active = tuple(p for p in self._participants if p.enabled)
-        self._spec_hooks = self._before_hooks = self._after_hooks = active
+        active = [p for p in self._participants if p.enabled]
+        self._spec_hooks = tuple(p for p in active if _uses(p, "find_spec"))
+        self._before_hooks = tuple(p for p in active if _uses(p, "before_exec"))
+        self._after_hooks = tuple(p for p in active if _uses(p, "after_exec"))
 
     def _enter(
         self,
@@ -766,6 +768,20 @@ class Guard:
     def __exit__(self, *exc: object) -> None:
         if _ACTIVE is self:
             uninstall()
+
+
+def _uses(participant: Participant, hook: str) -> bool:
+    """Whether the import hot path must call *hook* of *participant* (SPEC §7 budget).
+
+    A hook left as the base class's no-op is skipped, unless set on the instance (tests
+    replace hooks that way); the participant may also say it has nothing to do now
+    (``Participant.uses``: no shims configured, no canonical class declared).
+    """
+    if hook in vars(participant):
+        return True
+    if getattr(type(participant), hook) is getattr(Participant, hook):
+        return False
+    return participant.uses(hook)
 
 
 def _namespace_path(spec: ModuleSpec) -> str | None:

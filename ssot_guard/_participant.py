@@ -28,6 +28,14 @@ class Participant:
     def __init__(self, guard: Guard) -> None:
         self.guard = guard
 
+    def uses(self, hook: str) -> bool:
+        """Whether *hook* (``find_spec``, ``before_exec``, ``after_exec``) has work to do now.
+
+        The guard calls only hooks in use on every import; a participant whose answer
+        changes (a canonical class declared at run time) calls ``guard._refresh_hooks()``.
+        """
+        return True
+
     def install(self) -> None:
         """Called once when the guard is installed (after the finder is in place)."""
 

@@ -228,6 +228,10 @@ class CanonicalClasses(Participant):
         for state in self._singletons.values():
             state.lock = threading.Lock()
 
+    def uses(self, hook: str) -> bool:
+        """``after_exec`` only while canonical names are declared (:meth:`_start`)."""
+        return self._active
+
     def after_exec(self, frame: ExecFrame, module: ModuleType, error: BaseException | None) -> None:
         """Catch classes the ``__build_class__`` hook never saw (a decorator that returns a
         rebuilt copy without the wrapper, ``type()`` calls): one lookup per canonical name."""
@@ -310,6 +314,7 @@ class CanonicalClasses(Participant):
         self._build_original = original
         self._build_hook = __build_class__
         builtins.__build_class__ = __build_class__
+        self.guard._refresh_hooks()  # after_exec has work to do from now on
 
     def _fail(self, error: Exception) -> None:
         """A bug here must not break the program: stop checking, report once."""

@@ -199,6 +199,10 @@ class CompatShims(Participant):
         self._aliased.clear()
         self._alias_blanks.clear()
 
+    def uses(self, hook: str) -> bool:
+        """No shims configured: no hook has anything to do (SPEC §7 budget)."""
+        return bool(self._shims)
+
     def find_spec(
         self, fullname: str, path: object, target: ModuleType | None
     ) -> ModuleSpec | None:
