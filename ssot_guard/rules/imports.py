@@ -301,28 +301,34 @@ class ImportRules(Participant):
     # ------------------------------------------------------------------ exec hooks
 
     def before_exec(self, frame: ExecFrame, module: ModuleType) -> None:
-        self._check_handoffs()
+        # Runs once per import: the common case avoids method calls (SPEC §7 budget).
+        if self._local.handoffs:
+            self._check_handoffs()
         self._double_import(frame)
         if frame.record.first_party and type(module) is ModuleType:
-            frame.notes[_NOTE_KEY] = type(module)
+            frame.notes[_NOTE_KEY] = ModuleType
             self._frames[id(module)] = frame
             module.__class__ = _PartialModule
 
     def after_exec(self, frame: ExecFrame, module: ModuleType, error: BaseException | None) -> None:
-        previous = frame.notes.pop(_NOTE_KEY, None)
+        frame_notes = frame.notes
+        previous = frame_notes.pop(_NOTE_KEY, None) if frame_notes else None
         if previous is not None:
-            if self._frames.get(id(module)) is frame:
-                del self._frames[id(module)]
+            frames = self._frames
+            if frames.get(id(module)) is frame:
+                del frames[id(module)]
             if type(module) is _PartialModule:  # unless the module changed it itself
-                _retype(module, previous)
+                module.__class__ = previous
             if self._deep and error is None and type(module) is ModuleType:
                 self._attach_deep(module)
-        if frame.notes.get("runpy"):
+        if frame_notes and frame_notes.get("runpy"):
             self._double_import(frame)
         if error is not None:
             self._enrich(error)
-        self._check_handoffs()
-        notes = self._local.notes
+        local = self._local
+        if local.handoffs:
+            self._check_handoffs()
+        notes = local.notes
         if notes:
             for key in [key for key in notes if key[0] == frame.record.name]:
                 del notes[key]
