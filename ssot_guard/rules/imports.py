@@ -102,7 +102,7 @@ class _PartialModule(ModuleType):
                 quiet = rules._quiet.get(code.co_filename)
                 if quiet is None:
                     quiet = rules._classify_file(code.co_filename)
-                if not quiet:
+                if not quiet or not rules.enabled:
                     replacement = rules.on_miss(self, name, error, caller)
                     if replacement is not None:
                         raise replacement from None
@@ -114,10 +114,12 @@ class _PartialModule(ModuleType):
             quiet = rules._quiet.get(code.co_filename)
             if quiet is None:
                 quiet = rules._classify_file(code.co_filename)
-            if name == "__spec__":
-                if not quiet or code.co_name == "_find_and_load":
+            if quiet and rules.enabled:
+                if name == "__spec__" and code.co_name == "_find_and_load":
                     rules.on_spec(self, caller)
-            elif not quiet and name[:2] != "__":
+            elif name == "__spec__":
+                rules.on_spec(self, caller)
+            elif name[:2] != "__":
                 rules.on_hit(self, name, value, caller)
         return value
 
@@ -854,8 +856,15 @@ class ImportRules(Participant):
     # ------------------------------------------------------------------ helpers
 
     def _classify_file(self, filename: str) -> bool:
-        """Whether reads made by code of *filename* are never violations (cached)."""
-        quiet = internal(filename) or self._foreign(filename)
+        """Whether reads made by code of *filename* are never violations (cached).
+
+        Runs inside a module attribute read: a failure answers "not quiet", and the rule
+        methods (which catch their own errors) decide.
+        """
+        try:
+            quiet = internal(filename) or self._foreign(filename)
+        except Exception:
+            return False
         if len(self._quiet) >= _QUIET_MAX:
             self._quiet.clear()
         self._quiet[filename] = quiet
