@@ -647,7 +647,8 @@ class Guard:
                 thread=threading.current_thread().name,
                 depth=len(stack),
                 start_us=(started - self._t0) // 1000,
-                first_party=self.scope.is_first_party(name, origin),
+                # ``-m app.cli`` runs as ``__main__``: scope by the module's real name.
+                first_party=self.scope.is_first_party(getattr(spec, "name", None) or name, origin),
             )
             self.records.append(record)
             frame = ExecFrame(record, module, threading.get_ident(), started)

@@ -261,6 +261,17 @@ def test_python_dash_m_keeps_original_loader_types(tmp_path: Path) -> None:
     assert (helper["parent"], helper["location"]) == ("__main__", "runme/main.py:2")
 
 
+def test_dash_m_main_is_first_party_by_its_module_name(tmp_path: Path) -> None:
+    # with ``packages`` set, ``-m runme.main`` is in scope as runme.main, not as "__main__"
+    snippet = """
+        import runpy
+        runpy.run_module("runme.main", run_name="__main__", alter_sys=True)
+    """
+    out = run(tmp_path, RUN_FILES, snippet, guard={"packages": ["runme"]})
+    flags = {r["name"]: r["first_party"] for r in out.imports}
+    assert flags == {"runme": True, "__main__": True, "runme.helper": True}
+
+
 def test_python_script_path(tmp_path: Path) -> None:
     plain = _python_m(tmp_path / "plain", False, "script.py")
     guarded = _python_m(tmp_path / "guarded", True, "script.py")
