@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 import wrapt
 
 from .._errors import SSOTGuardError
-from .._hook import module_dict
+from .._hook import missing_attribute
 
 if TYPE_CHECKING:
     from .shims import Shim
@@ -61,39 +61,6 @@ def is_import_from(frame: FrameType) -> bool:
         return frame.f_code.co_code[frame.f_lasti] == _IMPORT_FROM
     except (IndexError, ValueError):
         return False
-
-
-def missing_attribute(module: ModuleType | None, name: str) -> AttributeError:
-    """The ``AttributeError`` CPython raises for a miss on *module* (no ``__getattr__``)."""
-    namespace = module_dict(module) if module is not None else {}
-    module_name = namespace.get("__name__")
-    if not isinstance(module_name, str):
-        return AttributeError(f"module has no attribute '{name}'", name=name, obj=module)
-    spec = namespace.get("__spec__")
-    initializing = False
-    uninitialized: Any = ()
-    if spec is not None:
-        try:
-            initializing = bool(getattr(spec, "_initializing", False))
-        except Exception:
-            initializing = False
-        try:  # set by importlib since 3.11 (gh-88880)
-            uninitialized = getattr(spec, "_uninitialized_submodules", ()) or ()
-        except Exception:
-            uninitialized = ()
-    if initializing:
-        text = (
-            f"partially initialized module '{module_name}' has no attribute '{name}' "
-            "(most likely due to a circular import)"
-        )
-    elif name in uninitialized:
-        text = (
-            f"cannot access submodule '{name}' of module '{module_name}' "
-            "(most likely due to a circular import)"
-        )
-    else:
-        text = f"module '{module_name}' has no attribute '{name}'"
-    return AttributeError(text, name=name, obj=module)
 
 
 UseFn = Callable[["Shim", FrameType], Any]

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Final
 from .._errors import GuardAttributeError, GuardImportError
 from .._events import ChainLink
 from .._frames import Location, display_path, internal, user_frame, user_location
-from .._hook import module_dict
+from .._hook import missing_attribute, module_dict
 from .._participant import Participant
 from . import _imports_inspect as _inspect
 
@@ -139,7 +139,7 @@ def _deep_getattr(module: ModuleType, original: Any) -> Callable[[str], Any]:
             except AttributeError as error:
                 miss = error
         else:
-            miss = _missing_attribute(ref(), name)
+            miss = missing_attribute(ref(), name)
         rules = _RULES
         target = ref()
         if rules is not None and target is not None and name[:2] != "__":
@@ -150,33 +150,6 @@ def _deep_getattr(module: ModuleType, original: Any) -> Callable[[str], Any]:
 
     __getattr__.__qualname__ = "__getattr__"
     return __getattr__
-
-
-def _missing_attribute(module: ModuleType | None, name: str) -> AttributeError:
-    """The ``AttributeError`` ``module_getattro`` raises for a module without __getattr__."""
-    namespace = module_dict(module) if module is not None else {}
-    modname = namespace.get("__name__")
-    if not isinstance(modname, str):
-        return AttributeError(f"module has no attribute '{name}'", name=name, obj=module)
-    spec = namespace.get("__spec__")
-    try:
-        initializing = getattr(spec, "_initializing", False) is True
-        uninitialized = getattr(spec, "_uninitialized_submodules", None) or ()
-    except Exception:
-        initializing, uninitialized = False, ()
-    if initializing:
-        text = (
-            f"partially initialized module '{modname}' has no attribute '{name}' "
-            "(most likely due to a circular import)"
-        )
-    elif name in uninitialized:
-        text = (
-            f"cannot access submodule '{name}' of module '{modname}' "
-            "(most likely due to a circular import)"
-        )
-    else:
-        text = f"module '{modname}' has no attribute '{name}'"
-    return AttributeError(text, name=name, obj=module)
 
 
 class _Local(threading.local):
