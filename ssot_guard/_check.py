@@ -37,6 +37,7 @@ from typing import Any, Final, TextIO
 from ._config import MODES, Settings, load_settings
 from ._errors import ConfigError
 from ._rules import BY_CODE
+from .render import chain_text
 
 CHECK_SCHEMA: Final = "ssot_guard.check/1"
 #: Where this ssot_guard is imported from: children must import the same one (a source
@@ -1170,11 +1171,7 @@ def _violation_lines(results: Sequence[ModuleResult]) -> list[str]:
         )
         chain = event.get("chain") or []
         if chain:
-            text = " -> ".join(
-                f"{link['module']} ({link['location']})" if link.get("location") else link["module"]
-                for link in chain
-            )
-            lines.append(f"    chain: {text}")
+            lines.append(f"    chain: {chain_text(chain)}")
         lines.append(f"    from: {', '.join(modules)}")
     return lines
 

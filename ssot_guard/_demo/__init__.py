@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Final, TextIO
 
 from .._rules import BY_CODE
+from ..render import chain_text
 
 APP_DIR: Final = Path(__file__).resolve().parent / "app"
 ENTRY: Final = "chatapp.golden_path"
@@ -240,11 +241,7 @@ def event_lines(event: dict[str, Any]) -> list[str]:
     ]
     chain = event.get("chain") or []
     if chain:
-        text = " -> ".join(
-            f"{link['module']} ({link['location']})" if link.get("location") else link["module"]
-            for link in chain
-        )
-        lines.append(f"    chain: {text}")
+        lines.append(f"    chain: {chain_text(chain)}")
     for key in ("canonical", "replacement", "first_location", "suggestion"):
         if event.get(key):
             lines.append(f"    {key.replace('_', ' ')}: {event[key]}")

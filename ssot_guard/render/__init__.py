@@ -198,6 +198,14 @@ def load_report(path: str | os.PathLike[str]) -> dict[str, Any]:
     return validate_report(data, source)
 
 
+def chain_text(chain: list[dict[str, Any]]) -> str:
+    """A report event's ``chain`` as ``module (file:line) -> module (file:line)``."""
+    return " -> ".join(
+        f"{link['module']} ({link['location']})" if link.get("location") else link["module"]
+        for link in chain
+    )
+
+
 def rule_name(event: Mapping[str, Any]) -> str:
     """The rule's name from the rule table (a rule field called ``name`` cannot hide it)."""
     from .._rules import BY_CODE

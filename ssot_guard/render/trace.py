@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
-from . import rule_name
+from . import chain_text, rule_name
 from ._tree import Node, forest, thread_order
 
 PID: Final = 1
@@ -22,13 +22,6 @@ PID: Final = 1
 _EVENT_BASE: Final = frozenset(
     {"rule", "name", "severity", "subject", "location", "chain", "thread", "count", "at_us"}
 )
-
-
-def _chain_text(chain: list[dict[str, Any]]) -> str:
-    return " -> ".join(
-        f"{link['module']} ({link['location']})" if link.get("location") else link["module"]
-        for link in chain
-    )
 
 
 def _slices(nodes: list[Node], tid: int, low: int, high: int | None, out: list[Any]) -> None:
@@ -126,7 +119,7 @@ def render_trace(report: dict[str, Any]) -> dict[str, Any]:
             "count": event["count"],
         }
         if event["chain"]:
-            args["chain"] = _chain_text(event["chain"])
+            args["chain"] = chain_text(event["chain"])
         for key in sorted(set(event) - _EVENT_BASE):
             args[key] = event[key]
         out.append(
