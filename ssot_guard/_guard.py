@@ -469,7 +469,7 @@ class Guard:
                     spec.loader = inner
             except (AttributeError, TypeError):
                 pass
-        loader = namespace.get("__loader__", proxy.__class__)
+        loader = namespace.get("__loader__", inner)  # absent: leave it absent
         if loader is proxy or loader is None:
             namespace["__loader__"] = inner
         state = self._state
