@@ -8,21 +8,33 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any, Final
 
+from ._errors import frozen_delattr, frozen_setattr
+from ._errors import set_field as _set
 from ._rules import BY_CODE
 
 #: Distinct events kept per guard; later distinct events are counted in ``dropped``.
 MAX_EVENTS: Final = 10_000
 
 
-@dataclass(frozen=True, slots=True)
+# ChainLink and Event are written out rather than ``@dataclass`` (frozen, slots): creating
+# those classes costs about 0.4 ms each at import (SPEC §7). Same constructors, ``==``,
+# ``hash``, ``repr`` and immutability (ChainLink) as the dataclasses they replace.
+
+
 class ChainLink:
     """One module of an import chain and the ``file:line`` of the statement that entered it."""
 
+    __slots__ = ("location", "module")
+    __match_args__ = ("module", "location")
+
     module: str
     location: str | None
+
+    def __init__(self, module: str, location: str | None) -> None:
+        _set(self, "module", module)
+        _set(self, "location", location)
 
     def as_dict(self) -> dict[str, str | None]:
         return {"module": self.module, "location": self.location}
@@ -30,24 +42,113 @@ class ChainLink:
     def __str__(self) -> str:
         return f"{self.module} ({self.location})" if self.location else self.module
 
+    def __repr__(self) -> str:
+        return f"{type(self).__qualname__}(module={self.module!r}, location={self.location!r})"
 
-@dataclass(slots=True)
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return (self.module, self.location) == (other.module, other.location)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.module, self.location))
+
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.module, self.location))
+
+
+_EVENT_FIELDS: Final = (
+    "rule",
+    "severity",
+    "subject",
+    "location",
+    "message",
+    "chain",
+    "thread",
+    "count",
+    "fields",
+    "origin",
+    "at_us",
+)
+
+#: Default of ``Event.fields``: a new dict per event (a dataclass ``default_factory``).
+_NEW_DICT: Any = object()
+
+
 class Event:
     """One rule occurrence; ``count`` grows with repeats at the same (rule, subject, location)."""
+
+    __slots__ = (
+        "at_us",
+        "chain",
+        "count",
+        "fields",
+        "location",
+        "message",
+        "origin",
+        "rule",
+        "severity",
+        "subject",
+        "thread",
+    )
+    __match_args__ = _EVENT_FIELDS
 
     rule: str
     severity: str
     subject: str
     location: str | None
     message: str
-    chain: tuple[ChainLink, ...] = ()
-    thread: str = ""
-    count: int = 1
-    fields: dict[str, Any] = field(default_factory=dict)
+    chain: tuple[ChainLink, ...]
+    thread: str
+    count: int
+    fields: dict[str, Any]
     #: Absolute file, line and module of ``location`` (for warnings; not reported).
-    origin: tuple[str, int, str | None] | None = None
+    origin: tuple[str, int, str | None] | None
     #: Microseconds since install of the first occurrence (places it on a trace timeline).
-    at_us: int | None = None
+    at_us: int | None
+
+    def __init__(
+        self,
+        rule: str,
+        severity: str,
+        subject: str,
+        location: str | None,
+        message: str,
+        chain: tuple[ChainLink, ...] = (),
+        thread: str = "",
+        count: int = 1,
+        fields: dict[str, Any] = _NEW_DICT,
+        origin: tuple[str, int, str | None] | None = None,
+        at_us: int | None = None,
+    ) -> None:
+        self.rule = rule
+        self.severity = severity
+        self.subject = subject
+        self.location = location
+        self.message = message
+        self.chain = chain
+        self.thread = thread
+        self.count = count
+        self.fields = {} if fields is _NEW_DICT else fields
+        self.origin = origin
+        self.at_us = at_us
+
+    def _astuple(self) -> tuple[Any, ...]:
+        return tuple([getattr(self, name) for name in _EVENT_FIELDS])
+
+    def __repr__(self) -> str:
+        values = ", ".join(f"{name}={getattr(self, name)!r}" for name in _EVENT_FIELDS)
+        return f"{type(self).__qualname__}({values})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return self._astuple() == other._astuple()
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
 
     @property
     def name(self) -> str:

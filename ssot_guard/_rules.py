@@ -2,21 +2,66 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
-from ._errors import ClassRuleWarning, CompatShimWarning, ImportRuleWarning, SSOTGuardWarning
+from ._errors import (
+    ClassRuleWarning,
+    CompatShimWarning,
+    ImportRuleWarning,
+    SSOTGuardWarning,
+    frozen_delattr,
+    frozen_setattr,
+)
+from ._errors import set_field as _set
 
 SEVERITIES: Final = ("off", "log", "warn", "error")
 SEVERITY_RANK: Final = {name: rank for rank, name in enumerate(SEVERITIES)}
 
 
-@dataclass(frozen=True, slots=True)
 class Rule:
+    """One rule: immutable, compared and hashed by its fields.
+
+    Written out rather than ``@dataclass(frozen=True, slots=True)``: creating such a class
+    costs about 0.4 ms at import (SPEC §7); behaviour is the same (constructor, ``==``,
+    ``hash``, ``repr``, ``FrozenInstanceError`` on assignment, pickling).
+    """
+
+    __slots__ = ("code", "family", "name", "summary")
+    __match_args__ = ("code", "name", "family", "summary")
+
     code: str
     name: str
     family: str  # "import", "class" or "shim"
     summary: str
+
+    def __init__(self, code: str, name: str, family: str, summary: str) -> None:
+        _set(self, "code", code)
+        _set(self, "name", name)
+        _set(self, "family", family)
+        _set(self, "summary", summary)
+
+    def _astuple(self) -> tuple[str, str, str, str]:
+        return (self.code, self.name, self.family, self.summary)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__qualname__}(code={self.code!r}, name={self.name!r}, "
+            f"family={self.family!r}, summary={self.summary!r})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return self._astuple() == other._astuple()
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._astuple())
+
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), self._astuple())
 
     @property
     def event_name(self) -> str:
