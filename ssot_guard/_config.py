@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -29,7 +28,17 @@ ENV_CONFIG: Final = "SSOT_GUARD_CONFIG"
 KWARG_SOURCE: Final = "install() argument"
 DEFAULT_SOURCE: Final = "default"
 
-_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+def is_dotted(value: str) -> bool:
+    r"""Whether ``^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`` matches *value*.
+
+    Exactly that regular expression (``$`` also matches before one final newline), without
+    compiling a pattern at import: about 0.2 ms of start-up (SPEC §7).
+    """
+    if value.endswith("\n"):
+        value = value[:-1]
+    return value.isascii() and all(part.isidentifier() for part in value.split("."))
+
 
 # Keys accepted in [tool.ssot_guard] and as install() keyword arguments.
 SETTING_KEYS: Final = (
@@ -385,7 +394,7 @@ def _check_choice(value: object, choices: tuple[str, ...], source: str, key: str
 
 
 def _check_dotted(value: object, source: str, key: str, *, what: str) -> str:
-    if not isinstance(value, str) or not _DOTTED.match(value):
+    if not isinstance(value, str) or not is_dotted(value):
         raise ConfigError(
             f"{source}: key {key!r}: expected {what} (a dotted Python path such as "
             f"'app.db.manager.DatabaseManager'), got {value!r}"

@@ -7,17 +7,15 @@ decorated module is imported; when a guard is active it is told at once.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable, Iterable
 from typing import Final, TypeVar, overload
 
-from .._config import CanonicalSpec
+from .._config import CanonicalSpec, is_dotted
 from .._errors import ConfigError
 
 T = TypeVar("T", bound=type)
 
-_DOTTED: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _LOCK: Final = threading.Lock()
 #: path -> (merged spec, the decorated class). Read by ``CanonicalClasses.install``.
 DECLARED: dict[str, tuple[CanonicalSpec, type]] = {}
@@ -34,7 +32,7 @@ def _declare(cls: T, singleton: bool, allow: Iterable[str]) -> T:
         raise TypeError(f"@ssot_guard.canonical decorates classes, not {type(cls).__name__}")
     path = f"{cls.__module__}.{cls.__qualname__}"
     where = f"@ssot_guard.canonical on {path!r}"
-    if not _DOTTED.match(path):
+    if not is_dotted(path):
         raise ConfigError(
             f"{where}: expected a class defined at module level (a dotted path such as "
             f"'app.db.manager.DatabaseManager')"
@@ -43,7 +41,7 @@ def _declare(cls: T, singleton: bool, allow: Iterable[str]) -> T:
         raise ConfigError(f"{where}: key 'allow': expected a list of module names, got str")
     modules = tuple(allow)
     for index, module in enumerate(modules):
-        if not isinstance(module, str) or not _DOTTED.match(module):
+        if not isinstance(module, str) or not is_dotted(module):
             raise ConfigError(
                 f"{where}: key 'allow[{index}]': expected a module name, got {module!r}"
             )
