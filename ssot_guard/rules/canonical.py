@@ -36,7 +36,6 @@ import dataclasses
 import enum
 import functools
 import inspect
-import pickle
 import sys
 import threading
 import types
@@ -67,9 +66,11 @@ if TYPE_CHECKING:
 
 #: Standard-library helpers that instantiate classes for their caller (``Generic[T]()``,
 #: ``copy.copy``, unpickling, ``dataclasses.replace``): skipped when attributing a call.
+#: ``pickle`` is looked up when needed (:func:`_is_helper`): importing it costs ~1.5 ms of
+#: start-up (SPEC §7), and its frames can only be on a stack once something imported it.
 _HELPER_FILES: Final = frozenset(
     getattr(module, "__file__", None) or ""
-    for module in (abc, copy, copyreg, dataclasses, enum, functools, pickle, typing)
+    for module in (abc, copy, copyreg, dataclasses, enum, functools, typing)
 )
 #: The bundled demo application is user code (``_frames`` treats it the same way).
 _DEMO_APP: Final = "ssot_guard._demo.app"
@@ -86,7 +87,10 @@ def class_path(cls: type) -> str:
 
 
 def _is_helper(filename: str) -> bool:
-    return is_internal(filename) or filename in _HELPER_FILES
+    if is_internal(filename) or filename in _HELPER_FILES:
+        return True
+    pickle = sys.modules.get("pickle")
+    return pickle is not None and filename == (getattr(pickle, "__file__", None) or "")
 
 
 def _is_type(value: object) -> bool:
