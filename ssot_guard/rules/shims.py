@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import importlib
-import importlib.abc
 import sys
 import threading
 import weakref
+from importlib._abc import Loader
 from importlib.machinery import ModuleSpec
 from types import CodeType, FrameType, ModuleType
 from typing import TYPE_CHECKING, Any, Final
@@ -149,7 +149,11 @@ class _Resolving(threading.local):
         self.names: set[str] = set()
 
 
-class AliasLoader(importlib.abc.Loader):
+# ``Loader`` is ``importlib.abc.Loader``, defined in ``importlib._abc`` (3.10+): importing it
+# from there spares start-up ``importlib.abc``, which imports ``importlib.resources``,
+# ``tempfile`` and ``shutil`` (~5 ms on 3.11 when nothing else needs them, e.g. with
+# wrapt 1.x; SPEC §7).
+class AliasLoader(Loader):
     """Loader of an old module path: the replacement module stands in for it."""
 
     def __init__(self, participant: CompatShims, shim: Shim) -> None:
