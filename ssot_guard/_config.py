@@ -9,15 +9,17 @@ source, the key and what was expected.
 
 from __future__ import annotations
 
-import datetime as _dt
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ._errors import ConfigError, frozen_delattr, frozen_setattr
 from ._errors import set_field as _set
+
+if TYPE_CHECKING:
+    import datetime as _dt
 from ._rules import BY_NAME, RULES, SEVERITIES, lookup
 
 MODES: Final = ("off", "warn", "strict")
@@ -508,6 +510,8 @@ def _shims(value: object, source: str, key: str) -> dict[str, ShimSpec]:
 
 
 def _date(value: object, source: str, key: str) -> _dt.date:
+    import datetime as _dt  # only for a shim's ``until``: start-up time counts (SPEC §7)
+
     if isinstance(value, _dt.datetime):
         return value.date()
     if isinstance(value, _dt.date):

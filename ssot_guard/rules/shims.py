@@ -23,7 +23,6 @@ replacement raises :class:`GuardImportError` naming both names, in every mode.
 
 from __future__ import annotations
 
-import datetime as _dt
 import importlib
 import sys
 import threading
@@ -188,11 +187,18 @@ class CompatShims(Participant):
 
     def __init__(self, guard: Guard) -> None:
         super().__init__(guard)
-        today = _dt.date.today()
+        today = None
         self._shims: dict[str, Shim] = {}
         self._by_module: dict[str, dict[str, Shim]] = {}
         for old, spec in guard.settings.shims.items():
-            expired = spec.until is not None and today > spec.until
+            expired = False
+            if spec.until is not None:
+                if today is None:
+                    # A date was configured, so ``datetime`` is loaded: no import at start-up.
+                    import datetime
+
+                    today = datetime.date.today()
+                expired = today > spec.until
             shim = Shim(spec=spec, expired=expired)
             self._shims[old] = shim
             self._by_module.setdefault(spec.module, {})[spec.attribute] = shim
