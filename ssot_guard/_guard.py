@@ -30,6 +30,8 @@ from ._hook import (
     ThreadState,
     module_dict,
     now_ns,
+    restore_loader,
+    set_active_guard,
     spec_origin,
     unwrap_loader,
     wrap_spec,
@@ -40,6 +42,8 @@ from ._policy import Policy
 REPORT_SCHEMA: Final = "ssot_guard.report/1"
 
 _get_ident = threading.get_ident
+#: importlib's ``_find_and_load``: the importing statement's frame is right above it.
+_FIND_AND_LOAD: Final = sys.modules["_frozen_importlib"]._find_and_load.__code__
 
 Listener = Callable[[Event, bool], None]
 Tolerance = Callable[[str, str, tuple[ChainLink, ...], str | None], bool]
@@ -106,6 +110,9 @@ class Guard:
         self._before_hooks: tuple[Participant, ...] = ()
         self._after_hooks: tuple[Participant, ...] = ()
         self._internal_errors: dict[str, str] = {}
+        #: Set once an event waited in some thread's ``pending`` queue (a hint that spares
+        #: ``_leave`` a thread-local lookup per import until then).
+        self._buffered = False
         self._severity = settings.severities()
         self._runpy_original: Any = None
         self._logged_internal: set[str] = set()
@@ -288,6 +295,7 @@ class Guard:
         state = self._state
         if state.stack or state.finding:
             state.pending.append((stored, is_new))
+            self._buffered = True
         else:
             self._dispatch(stored, is_new)
         return stored
@@ -304,6 +312,7 @@ class Guard:
             state = self._state
             if state.stack or state.finding:
                 state.pending.append((event, False))
+                self._buffered = True
             else:
                 self._dispatch(event, False)
 
@@ -445,37 +454,18 @@ class Guard:
         self._after_hooks = tuple(p for p in active if _uses(p, "after_exec"))
 
     def _enter(
-        self,
-        proxy: LoaderProxy,
-        inner: Any,
-        module: ModuleType,
-        reload: bool,
-        caller: FrameType | None,
+        self, proxy: LoaderProxy, inner: Any, module: ModuleType, reload: bool
     ) -> ExecFrame | None:
         """Restore the original loader, then push the module on the thread's stack.
 
         This runs once per imported module: keep it lean (SPEC §7 budget).
         """
-        try:
-            namespace = object.__getattribute__(module, "__dict__")
-        except Exception:
-            namespace = {}
-        if type(namespace) is not dict:
-            namespace = {}
-        spec = namespace.get("__spec__")
-        if spec is not None:
-            try:
-                if spec.loader is proxy:
-                    spec.loader = inner
-            except (AttributeError, TypeError):
-                pass
-        loader = namespace.get("__loader__", inner)  # absent: leave it absent
-        if loader is proxy or loader is None:
-            namespace["__loader__"] = inner
+        namespace = restore_loader(proxy, inner, module)
         state = self._state
         if state.busy or not self._enabled:
             return None
         try:
+            spec = namespace.get("__spec__")
             if spec is not None:
                 name = spec.name
                 origin = spec.origin
@@ -484,8 +474,23 @@ class Guard:
             else:
                 name = namespace.get("__name__", "?")
                 origin = spec_origin(None, namespace)
+            # The importing statement: usually right above importlib's _find_and_load, which
+            # sits 4 frames up (_load_unlocked, _find_and_load_unlocked); looking there
+            # first saves building frame objects for the importlib frames in between.
+            try:
+                user = sys._getframe(4)
+            except ValueError:
+                user = None
+            if user is not None and user.f_code is _FIND_AND_LOAD:
+                user = user_frame(user.f_back)
+            else:
+                user = user_frame(sys._getframe(1))
             stack = state.stack
-            user = user_frame(caller) if caller is not None else None
+            scope = self.scope
+            if scope.packages:
+                first_party = name in scope._names or name.startswith(scope._prefixes)
+            else:
+                first_party = scope.path_is_first_party(origin)
             started = now_ns()
             record = ImportRecord(
                 next(self._seq),
@@ -495,7 +500,7 @@ class Guard:
                 state.thread_name,
                 len(stack),
                 (started - self._t0) // 1000,
-                self.scope.is_first_party(name, origin),
+                first_party,
                 user.f_code.co_filename if user is not None else None,
                 user.f_lineno if user is not None else 0,
                 reload=reload,
@@ -543,7 +548,6 @@ class Guard:
                             participant.after_exec(frame, module, error)
                         except Exception as failure:
                             self.internal_error(participant.feature, failure)
-                elapsed = now_ns() - frame.started_ns
         finally:
             if stack and stack[-1] is frame:
                 stack.pop()
@@ -555,8 +559,9 @@ class Guard:
                 del executing[name]
             if stack:
                 stack[-1].children_ns += elapsed
-        if (state.pending or self._unlogged_internal) and not stack and not state.finding:
-            self._flush(swallow=error is not None)
+        if (self._buffered or self._unlogged_internal) and not stack:
+            if (state.pending or self._unlogged_internal) and not state.finding:
+                self._flush(swallow=error is not None)
 
     def _record_dict(self, record: ImportRecord) -> dict[str, Any]:
         return {
@@ -652,7 +657,7 @@ class Guard:
             )
             self.records.append(record)
             frame = ExecFrame(record, module, threading.get_ident(), started)
-            frame.notes["runpy"] = True
+            frame.notes = {"runpy": True}
             stack.append(frame)
             self.executing[name] = frame
             return frame
@@ -677,6 +682,7 @@ class Guard:
             self._participants.extend(participants_for(self))
             self._refresh_hooks()
             self.preloaded = sorted(sys.modules)
+            set_active_guard(self)
             self.move_to_front()
             self._patch_runpy()
             for participant in list(self._participants):
@@ -707,6 +713,8 @@ class Guard:
         for index in range(len(meta_path) - 1, -1, -1):
             if meta_path[index] is self._finder:
                 del meta_path[index]
+        if LoaderProxy._self_guard is self:
+            set_active_guard(None)
         for participant in reversed(self._participants):
             try:
                 participant.uninstall()

@@ -14,11 +14,10 @@ import sys
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
 from importlib.machinery import ModuleSpec
 from importlib.util import LazyLoader
 from types import FrameType, ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import wrapt
 
@@ -38,25 +37,87 @@ if sys.version_info < (3, 12):  # 3.12+ skips finders without find_spec (gh-9804
     _LEGACY_FIND = getattr(_bootstrap, "_find_spec_legacy", None)
 
 
-@dataclass(slots=True)
-class ImportRecord:
-    """One executed module, with the fields of SPEC §3.1."""
+#: ImportRecord's fields in SPEC §3.1 order (``__slots__`` is sorted).
+_RECORD_FIELDS: Final = (
+    "seq",
+    "name",
+    "parent",
+    "origin",
+    "thread",
+    "depth",
+    "start_us",
+    "first_party",
+    "location_file",
+    "location_line",
+    "cumulative_us",
+    "self_us",
+    "outcome",
+    "reload",
+    "deferred",
+)
 
-    seq: int
-    name: str
-    parent: str | None
-    origin: str
-    thread: str
-    depth: int
-    start_us: int
-    first_party: bool
-    location_file: str | None = None
-    location_line: int = 0
-    cumulative_us: int = 0
-    self_us: int = 0
-    outcome: str = "ok"
-    reload: bool = False
-    deferred: bool = False
+
+class ImportRecord:
+    """One executed module, with the fields of SPEC §3.1.
+
+    A plain slotted class, not a dataclass: one is built per import (SPEC §7 budget).
+    """
+
+    __slots__ = (
+        "cumulative_us",
+        "deferred",
+        "depth",
+        "first_party",
+        "location_file",
+        "location_line",
+        "name",
+        "origin",
+        "outcome",
+        "parent",
+        "reload",
+        "self_us",
+        "seq",
+        "start_us",
+        "thread",
+    )
+
+    def __init__(
+        self,
+        seq: int,
+        name: str,
+        parent: str | None,
+        origin: str,
+        thread: str,
+        depth: int,
+        start_us: int,
+        first_party: bool,
+        location_file: str | None = None,
+        location_line: int = 0,
+        cumulative_us: int = 0,
+        self_us: int = 0,
+        outcome: str = "ok",
+        reload: bool = False,
+        deferred: bool = False,
+    ) -> None:
+        self.seq = seq
+        self.name = name
+        self.parent = parent
+        self.origin = origin
+        self.thread = thread
+        self.depth = depth
+        self.start_us = start_us
+        self.first_party = first_party
+        self.location_file = location_file
+        self.location_line = location_line
+        self.cumulative_us = cumulative_us
+        self.self_us = self_us
+        self.outcome = outcome
+        self.reload = reload
+        self.deferred = deferred
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in _RECORD_FIELDS)
+        return f"ImportRecord({fields})"
 
     @property
     def where(self) -> Location | None:
@@ -65,17 +126,24 @@ class ImportRecord:
         return Location(self.location_file, self.location_line, self.parent)
 
 
-@dataclass(slots=True, eq=False)
 class ExecFrame:
     """A module whose body is executing, on its thread's import stack."""
 
-    record: ImportRecord
-    module: ModuleType
-    thread_id: int
-    started_ns: int
-    children_ns: int = 0
-    #: Free slots for participants (e.g. the class a rule swapped in).
-    notes: dict[str, Any] = field(default_factory=dict)
+    __slots__ = ("children_ns", "module", "notes", "record", "started_ns", "thread_id")
+
+    def __init__(
+        self, record: ImportRecord, module: ModuleType, thread_id: int, started_ns: int
+    ) -> None:
+        self.record = record
+        self.module = module
+        self.thread_id = thread_id
+        self.started_ns = started_ns
+        self.children_ns = 0
+        #: Free slots for participants (``{"runpy": True}`` for ``__main__``), or None.
+        self.notes: dict[str, Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"<ExecFrame {self.record.name} depth={self.record.depth}>"
 
     @property
     def name(self) -> str:
@@ -104,6 +172,10 @@ def module_dict(module: ModuleType) -> dict[str, Any]:
     return namespace if isinstance(namespace, dict) else {}
 
 
+#: 3.13 names the file of a partially initialised module in its ``AttributeError``.
+_ORIGIN_IN_MESSAGE = sys.version_info >= (3, 13)
+
+
 def missing_attribute(module: ModuleType | None, name: str) -> AttributeError:
     """The ``AttributeError`` CPython raises for a miss on *module* (no ``__getattr__``)."""
     namespace = module_dict(module) if module is not None else {}
@@ -113,18 +185,29 @@ def missing_attribute(module: ModuleType | None, name: str) -> AttributeError:
     spec = namespace.get("__spec__")
     initializing = False
     uninitialized: Any = ()
+    origin: Any = None
     if spec is not None:
-        try:
-            initializing = bool(getattr(spec, "_initializing", False))
+        try:  # the instance dict first: a watched spec's property would see this read
+            state = object.__getattribute__(spec, "__dict__")
+            initializing = bool(state.get("_initializing", False))
         except Exception:
-            initializing = False
+            try:
+                initializing = bool(getattr(spec, "_initializing", False))
+            except Exception:
+                initializing = False
         try:  # set by importlib since 3.11 (gh-88880)
             uninitialized = getattr(spec, "_uninitialized_submodules", ()) or ()
         except Exception:
             uninitialized = ()
+        if initializing and _ORIGIN_IN_MESSAGE:
+            try:
+                origin = getattr(spec, "origin", None)
+            except Exception:
+                origin = None
     if initializing:
+        where = f" from '{origin}'" if isinstance(origin, str) else ""
         text = (
-            f"partially initialized module '{module_name}' has no attribute '{name}' "
+            f"partially initialized module '{module_name}'{where} has no attribute '{name}' "
             "(most likely due to a circular import)"
         )
     elif name in uninitialized:
@@ -150,12 +233,15 @@ def spec_origin(spec: ModuleSpec | None, namespace: dict[str, Any]) -> str:
 
 
 class LoaderProxy(_ProxyBase):  # type: ignore[misc]
-    """Transparent proxy of a loader: records the execution of the module body."""
+    """Transparent proxy of a loader: records the execution of the module body.
 
-    def __init__(self, wrapped: Any, guard: Guard, reload: bool) -> None:
-        super().__init__(wrapped)
-        self._self_guard = guard
-        self._self_reload = reload
+    Built by wrapt's own constructor alone (one per import, SPEC §7 budget): the active
+    guard is a class attribute (:func:`set_active_guard`), and only a reload sets
+    ``_self_reload`` on the instance.
+    """
+
+    _self_guard: Guard | None = None
+    _self_reload = False
 
     def create_module(self, spec: ModuleSpec) -> ModuleType | None:
         # Defined here, not forwarded: wrapt forwards an attribute only after a failed
@@ -164,10 +250,13 @@ class LoaderProxy(_ProxyBase):  # type: ignore[misc]
 
     def exec_module(self, module: ModuleType) -> None:
         inner = self.__wrapped__
-        guard: Guard = self._self_guard
+        guard = self._self_guard
         frame = None
         try:
-            frame = guard._enter(self, inner, module, self._self_reload, sys._getframe(1))
+            if guard is None:  # uninstalled since the spec was found
+                restore_loader(self, inner, module)
+            else:
+                frame = guard._enter(self, inner, module, self._self_reload)
             inner.exec_module(module)
         except BaseException as error:
             # Drop this frame from the traceback: CPython strips consecutive importlib
@@ -175,13 +264,50 @@ class LoaderProxy(_ProxyBase):  # type: ignore[misc]
             tb = error.__traceback__
             if tb is not None and tb.tb_frame is sys._getframe():
                 error.__traceback__ = tb.tb_next
-            if frame is not None:
-                guard._leave(frame, module, error)
-            else:  # interrupted inside _enter (KeyboardInterrupt): leave no stale entry
-                guard._abandon(module)
+            if guard is not None:
+                if frame is not None:
+                    guard._leave(frame, module, error)
+                else:  # interrupted inside _enter (KeyboardInterrupt): leave no stale entry
+                    guard._abandon(module)
             raise
         if frame is not None:
-            guard._leave(frame, module, None)
+            guard._leave(frame, module, None)  # type: ignore[union-attr]
+
+
+def set_active_guard(guard: Guard | None) -> None:
+    """The guard that loader proxies report to (one guard is installed at a time)."""
+    LoaderProxy._self_guard = guard
+
+
+def new_proxy(loader: Any, reload: bool) -> LoaderProxy:
+    proxy = LoaderProxy(loader)
+    if reload:
+        proxy._self_reload = True
+    return proxy
+
+
+def restore_loader(proxy: LoaderProxy, inner: Any, module: ModuleType) -> dict[str, Any]:
+    """Put the original loader back on the module and its spec before the body runs.
+
+    Returns the module's namespace (``{}`` when it has none).
+    """
+    try:
+        namespace = object.__getattribute__(module, "__dict__")
+    except Exception:
+        namespace = {}
+    if type(namespace) is not dict:
+        namespace = {}
+    spec = namespace.get("__spec__")
+    if spec is not None:
+        try:
+            if spec.loader is proxy:
+                spec.loader = inner
+        except (AttributeError, TypeError):
+            pass
+    loader = namespace.get("__loader__", inner)  # absent: leave it absent
+    if loader is proxy or loader is None:
+        namespace["__loader__"] = inner
+    return namespace
 
 
 def unwrap_loader(loader: Any) -> Any:
@@ -245,7 +371,7 @@ class GuardFinder:
             if loader is not None and _WRAPPABLE.get(type(loader)):
                 # Fast path (the usual file, extension, built-in and frozen loaders).
                 try:
-                    spec.loader = LoaderProxy(loader, guard, target is not None)
+                    spec.loader = new_proxy(loader, target is not None)
                 except Exception as error:
                     guard.internal_error("finder", error)
                 return spec
@@ -273,11 +399,11 @@ def wrap_spec(spec: ModuleSpec, guard: Guard, reload: bool) -> ModuleSpec:
         # then sees the real execution when the module is first touched (NOTES P16).
         inner = loader.loader  # type: ignore[attr-defined]
         if hasattr(inner, "exec_module") and hasattr(inner, "create_module"):
-            spec.loader = LazyLoader(LoaderProxy(inner, guard, reload))
+            spec.loader = LazyLoader(new_proxy(inner, reload))
         return spec
     if not (hasattr(loader, "exec_module") and hasattr(loader, "create_module")):
         return spec
-    spec.loader = LoaderProxy(loader, guard, reload)
+    spec.loader = new_proxy(loader, reload)
     return spec
 
 

@@ -301,9 +301,9 @@ def test_internal_error_in_the_recorder_disables_recording_not_imports(tmp_path:
     files = {"m1.py": "X = 1\n", "m2.py": "import m1\nY = 2\n", "m3.py": "Z = 3\n"}
     snippet = """
         import m1
-        def broken(name, origin):
+        def broken(origin):
             raise KeyError("synthetic")
-        guard.scope.is_first_party = broken
+        guard.scope.path_is_first_party = broken
         import m2, m3
         result["values"] = [m2.Y, m3.Z]
         result["internal"] = sorted(guard.internal_errors)

@@ -2,13 +2,21 @@
 
 How each is seen, and what it costs:
 
-* While the body of a first-party module runs (between ``before_exec`` and
-  ``after_exec``), and only if it is a plain :class:`types.ModuleType`, its ``__class__``
-  is :class:`_PartialModule`, whose ``__getattribute__`` sees every read of the partial
-  module: misses (SSOT001), hand-offs to a module that is itself inside the cycle (SSOT002)
-  and reads from other threads (SSOT008). The class is restored when the body ends, so
-  steady-state attribute reads cost exactly what they cost without the guard (CPython
-  specialises ``LOAD_ATTR`` only for exact ``ModuleType`` instances). The caller's current
+* While the body of a first-party module runs (between ``before_exec`` and ``after_exec``),
+  and only if it is a plain :class:`types.ModuleType` with a plain ``ModuleSpec``, two
+  things watch it, and neither costs anything on a successful attribute read:
+
+  - its ``__spec__`` has the class :class:`_WatchedSpec`, whose ``_initializing`` property
+    sees every hand-out of the module from ``sys.modules`` (CPython reads
+    ``__spec__._initializing`` before it gives an import a module it already has): hand-outs
+    to a module inside the cycle (SSOT002, with the names of ``from m import a, b`` that the
+    partial module already defines), and imports from other threads (SSOT008);
+  - its namespace has a PEP 562 ``__getattr__`` (misses only): reads of names it does not
+    define yet (SSOT001; SSOT008 from another thread).
+
+  Both are removed when the body ends, so steady-state reads cost exactly what they cost
+  without the guard. A successful ``m.x`` read of a partial module outside an import
+  statement is not seen (SPEC §1: hand-outs are what cycles do). The caller's current
   opcode tells ``from m import x`` (``IMPORT_FROM``) from ``m.x`` and from
   ``getattr``/``hasattr`` calls (the call's source is parsed, once per call site);
   probes and dunder lookups are never violations and never raise.
@@ -34,6 +42,7 @@ import sys
 import threading
 import weakref
 from collections.abc import Callable
+from importlib.machinery import ModuleSpec
 from types import CodeType, FrameType, ModuleType
 from typing import TYPE_CHECKING, Any, Final
 
@@ -48,80 +57,83 @@ if TYPE_CHECKING:
     from .._guard import Guard
     from .._hook import ExecFrame, ImportRecord
 
-_module_getattribute: Final = ModuleType.__getattribute__
-_NOTE_KEY: Final = "ssot_guard.imports.class"
 _CYCLE_NOTE: Final = "import cycle: "
 _MISSING_NOTE: Final = "missing import: "
 _NOT_FILES: Final = frozenset({"built-in", "frozen", "namespace", "unknown"})
 _POSIX: Final = os.sep == "/" and os.path.normcase("A") == "A"
 _QUIET_MAX: Final = 20_000
+_NO_INITIALIZING: Final = "'ModuleSpec' object has no attribute '_initializing'"
 
-#: The active participant (one guard is active at a time); read by the module classes.
+#: importlib's ``_handle_fromlist``: probes a package with ``hasattr`` before importing.
+_HANDLE_FROMLIST: Final = sys.modules["_frozen_importlib"]._handle_fromlist.__code__
+
+#: The active participant (one guard is active at a time); read by the watch classes.
 _RULES: ImportRules | None = None
 
 
-#: Dunders the import system reads on every module it handles: never violations, and
-#: answered without any bookkeeping (``__spec__`` is not here: see ``on_spec``).
-_PASS: Final = frozenset(
-    {
-        "__name__",
-        "__dict__",
-        "__path__",
-        "__file__",
-        "__loader__",
-        "__package__",
-        "__class__",
-        "__all__",
-        "__getattr__",
-        "__builtins__",
-        "__cached__",
-        "__doc__",
-    }
-)
+class _WatchedSpec(ModuleSpec):
+    """The class of a first-party module's ``__spec__`` while its body executes.
 
-
-class _PartialModule(ModuleType):
-    """The class of a first-party module while its body executes (restored afterwards).
-
-    Most reads come from the import system itself (``_handle_fromlist``, ``_find_spec``)
-    or from installed code: the caller's file is classified once (``ImportRules._quiet``)
-    and such reads return before any rule method is called (SPEC §7 budget). Only
-    ``_find_and_load`` (the hand-out of a module in ``sys.modules``) is looked at further.
+    CPython reads ``__spec__._initializing`` of a module it finds in ``sys.modules`` before
+    handing it to an import (``import_ensure_initialized``, ``_find_and_load``), and when a
+    ``from m import x`` fails: the one read that tells a partial module is handed out.
+    The value lives in the instance ``__dict__`` as before; only reads are observed.
     """
 
-    def __getattribute__(self, name: str) -> Any:
-        if name in _PASS:
-            return _module_getattribute(self, name)
-        try:
-            value = _module_getattribute(self, name)
-        except AttributeError as error:
-            rules = _RULES
-            if rules is not None and name[:2] != "__":
-                caller = sys._getframe(1)
-                code = caller.f_code
-                quiet = rules._quiet.get(code.co_filename)
-                if quiet is None:
-                    quiet = rules._classify_file(code.co_filename)
-                if not quiet or not rules.enabled:
-                    replacement = rules.on_miss(self, name, error, caller)
-                    if replacement is not None:
-                        raise replacement from None
-            raise
+    @property
+    def _initializing(self) -> Any:
         rules = _RULES
         if rules is not None:
-            caller = sys._getframe(1)
-            code = caller.f_code
-            quiet = rules._quiet.get(code.co_filename)
+            frame = rules._specs.get(id(self))
+            if frame is not None:
+                rules.on_handout(frame, sys._getframe(1))
+        try:
+            return self.__dict__["_initializing"]
+        except KeyError:
+            raise AttributeError(_NO_INITIALIZING, name="_initializing", obj=self) from None
+
+    @_initializing.setter
+    def _initializing(self, value: Any) -> None:
+        self.__dict__["_initializing"] = value
+
+    @_initializing.deleter
+    def _initializing(self) -> None:
+        try:
+            del self.__dict__["_initializing"]
+        except KeyError:
+            raise AttributeError(_NO_INITIALIZING, name="_initializing", obj=self) from None
+
+
+def _miss_hook(frame: ExecFrame) -> Callable[[str], Any]:
+    """A PEP 562 ``__getattr__`` for a module whose body executes: called on misses only.
+
+    It raises CPython's own ``AttributeError`` (same message), after the rules looked;
+    reads made by the import system or installed code return before any rule method.
+    """
+
+    def __getattr__(name: str) -> Any:
+        caller = sys._getframe(1)
+        code = caller.f_code
+        if code is _HANDLE_FROMLIST:
+            # importlib's ``hasattr(module, x)`` before importing submodule x (one per
+            # ``from . import x``): the error is discarded, its message never built.
+            raise AttributeError(name)
+        module = frame.module
+        error = missing_attribute(module, name)
+        rules = _RULES
+        if rules is not None and name[:2] != "__":
+            filename = code.co_filename
+            quiet = rules._quiet.get(filename)
             if quiet is None:
-                quiet = rules._classify_file(code.co_filename)
-            if quiet and rules.enabled:
-                if name == "__spec__" and code.co_name == "_find_and_load":
-                    rules.on_spec(self, caller)
-            elif name == "__spec__":
-                rules.on_spec(self, caller)
-            elif name[:2] != "__":
-                rules.on_hit(self, name, value, caller)
-        return value
+                quiet = rules._classify_file(filename)
+            if not quiet:
+                replacement = rules.on_miss(module, name, error, caller)
+                if replacement is not None:
+                    raise replacement from None
+        raise error
+
+    __getattr__.__qualname__ = "__getattr__"
+    return __getattr__
 
 
 def _deep_getattr(module: ModuleType, original: Any) -> Callable[[str], Any]:
@@ -171,8 +183,18 @@ class ImportRules(Participant):
     def __init__(self, guard: Guard) -> None:
         super().__init__(guard)
         self._local = _Local()
-        #: id(module) -> its ExecFrame, for modules whose class is _PartialModule.
+        #: id(module) -> its ExecFrame, for modules watched while their body runs.
         self._frames: dict[int, ExecFrame] = {}
+        #: id(module) -> (its watched spec, our miss hook or None).
+        self._watch: dict[int, tuple[ModuleSpec, Callable[[str], Any] | None]] = {}
+        #: id(watched spec) -> the ExecFrame of its module.
+        self._specs: dict[int, ExecFrame] = {}
+        #: Hand-offs waiting in some thread's ``_Local.handoffs`` (a hint: skip the
+        #: thread-local lookup on every import while there are none).
+        self._handoffs_waiting = 0
+        #: Set once a note waited for its exception (``_Local.notes``): from then on each
+        #: module's end clears its own leftovers.
+        self._noted = False
         #: normalised source path -> (first module name, its import record).
         self._files: dict[str, tuple[str, ImportRecord | None]] = {}
         self._main: tuple[int, object] = (0, None)
@@ -184,11 +206,11 @@ class ImportRules(Participant):
         scope = guard.scope
         self._foreign_prefixes = (*scope._excluded, "<frozen ")
         #: file name -> its reads never matter (the guard, importlib, wrapt, installed
-        #: code): answered by a dict lookup in ``_PartialModule.__getattribute__``.
+        #: code): answered by a dict lookup in the miss hook.
         self._quiet: dict[str, bool] = {}
         self._own_codes: frozenset[CodeType] = frozenset(
             {
-                _PartialModule.__getattribute__.__code__,
+                _miss_hook(None).__code__,  # type: ignore[arg-type]
                 _deep_getattr(sys, None).__code__,
                 ImportRules._on_raise.__code__,
             }
@@ -210,9 +232,9 @@ class ImportRules(Participant):
     def uninstall(self) -> None:
         global _RULES
         self._stop_monitoring()
+        for frame in list(self._frames.values()):
+            self._unwatch(frame.module)
         for module in list(sys.modules.values()):
-            if type(module) is _PartialModule:
-                _retype(module, ModuleType)
             namespace = module_dict(module)
             hook = self._deep_hooks.get(id(namespace.get("__getattr__")))
             if hook is not None and namespace.get("__getattr__") is hook[0]:
@@ -221,10 +243,9 @@ class ImportRules(Participant):
                 else:
                     namespace["__getattr__"] = hook[1]
         self._deep_hooks.clear()
-        for frame in list(self._frames.values()):
-            if type(frame.module) is _PartialModule:
-                _retype(frame.module, ModuleType)
         self._frames.clear()
+        self._watch.clear()
+        self._specs.clear()
         if _RULES is self:
             _RULES = None
 
@@ -232,6 +253,9 @@ class ImportRules(Participant):
         me = threading.get_ident()
         self._local = _Local()
         self._frames = {key: f for key, f in self._frames.items() if f.thread_id == me}
+        self._watch = {key: w for key, w in self._watch.items() if key in self._frames}
+        self._specs = {key: f for key, f in self._specs.items() if f.thread_id == me}
+        self._handoffs_waiting = 0
 
     def summary(self) -> dict[str, Any]:
         """Which SSOT009 mechanism this process uses (for the report's summary)."""
@@ -277,45 +301,73 @@ class ImportRules(Participant):
 
     def before_exec(self, frame: ExecFrame, module: ModuleType) -> None:
         # Runs once per import: the common case avoids method calls (SPEC §7 budget).
-        if self._local.handoffs:
+        if self._handoffs_waiting:
             self._check_handoffs()
-        self._double_import(frame)
-        if frame.record.first_party and type(module) is ModuleType:
-            frame.notes[_NOTE_KEY] = ModuleType
-            self._frames[id(module)] = frame
-            module.__class__ = _PartialModule
+        record = frame.record
+        if id(sys.modules.get("__main__")) != self._main[0]:
+            self._remember_main()
+        file = _file_key(record.origin)
+        if file is not None:
+            if file in self._files:
+                self._double_import(frame, file)
+            else:
+                self._files[file] = (record.name, record)
+        if record.first_party and type(module) is ModuleType:
+            namespace = module.__dict__
+            spec = namespace.get("__spec__")
+            if type(spec) is not ModuleSpec:
+                return
+            hook = None
+            if "__getattr__" not in namespace:  # a reload keeps a shim's or deep hook: misses
+                hook = namespace["__getattr__"] = _miss_hook(frame)  # go there
+            ident = id(module)
+            self._frames[ident] = frame
+            self._watch[ident] = (spec, hook)
+            self._specs[id(spec)] = frame
+            spec.__class__ = _WatchedSpec
 
     def after_exec(self, frame: ExecFrame, module: ModuleType, error: BaseException | None) -> None:
-        frame_notes = frame.notes
-        previous = frame_notes.pop(_NOTE_KEY, None) if frame_notes else None
-        if previous is not None:
-            frames = self._frames
-            if frames.get(id(module)) is frame:
-                del frames[id(module)]
-            if type(module) is _PartialModule:  # unless the module changed it itself
-                module.__class__ = previous
+        if self._frames.get(id(module)) is frame:
+            self._unwatch(module)
             if self._deep and error is None and type(module) is ModuleType:
                 self._attach_deep(module)
+        frame_notes = frame.notes
         if frame_notes and frame_notes.get("runpy"):
             self._double_import(frame)
         if error is not None:
             self._enrich(error)
-        local = self._local
-        if local.handoffs:
+        if self._handoffs_waiting:
             self._check_handoffs()
-        notes = local.notes
-        if notes:
+        if self._noted:
+            notes = self._local.notes
             for key in [key for key in notes if key[0] == frame.record.name]:
                 del notes[key]
 
-    # ------------------------------------------------------------------ module-class hooks
+    def _unwatch(self, module: ModuleType) -> None:
+        """Restore the spec's class and drop the miss hook (unless the module replaced them)."""
+        key = id(module)
+        self._frames.pop(key, None)
+        watched = self._watch.pop(key, None)
+        if watched is None:
+            return
+        spec, hook = watched
+        self._specs.pop(id(spec), None)
+        if type(spec) is _WatchedSpec:
+            restored: Any = spec
+            restored.__class__ = ModuleSpec
+        if hook is not None:
+            namespace = module_dict(module)
+            if namespace.get("__getattr__") is hook:
+                del namespace["__getattr__"]
+
+    # ------------------------------------------------------------------ watch hooks
 
     def on_miss(
         self, module: ModuleType, name: str, error: AttributeError, caller: FrameType
     ) -> BaseException | None:
         """A read of a missing name on a module whose body is executing."""
         if not self.enabled:
-            module.__class__ = ModuleType
+            self._unwatch(module)
             return None
         try:
             return self._miss(module, name, error, caller)
@@ -323,23 +375,14 @@ class ImportRules(Participant):
             self.guard.internal_error(self.feature, failure)
             return None
 
-    def on_hit(self, module: ModuleType, name: str, value: object, caller: FrameType) -> None:
-        """A successful read of a non-dunder name on a module whose body is executing."""
+    def on_handout(self, frame: ExecFrame, caller: FrameType) -> None:
+        """``__spec__._initializing`` of a watched module was read: how CPython hands a
+        module in ``sys.modules`` to an import."""
         if not self.enabled:
-            module.__class__ = ModuleType
+            self._unwatch(frame.module)
             return
         try:
-            self._hit(module, name, value, caller)
-        except Exception as failure:
-            self.guard.internal_error(self.feature, failure)
-
-    def on_spec(self, module: ModuleType, caller: FrameType) -> None:
-        """``__spec__`` was read: how CPython hands a module in ``sys.modules`` to an import."""
-        if not self.enabled:
-            module.__class__ = ModuleType
-            return
-        try:
-            self._spec(module, caller)
+            self._spec(frame, caller)
         except Exception as failure:
             self.guard.internal_error(self.feature, failure)
 
@@ -427,37 +470,12 @@ class ImportRules(Participant):
             return GuardAttributeError(text, name=name, obj=module)
         if kind == _inspect.FROM:
             self._local.notes[(modname, name)] = note
+            self._noted = True
         elif note not in (getattr(error, "__notes__", None) or ()):
             error.add_note(note)
         return None
 
-    def _hit(self, module: ModuleType, name: str, value: object, caller: FrameType) -> None:
-        frame = self._frames.get(id(module))
-        if frame is None or frame.module is not module:
-            return
-        if self._skip_caller(caller.f_code.co_filename):
-            return
-        kind = _inspect.access_kind(caller)
-        if frame.thread_id != threading.get_ident():
-            if kind is not None:
-                self._cross_thread(frame, name, caller)
-            return
-        if kind != _inspect.FROM or caller.f_globals.get("__name__") == frame.record.name:
-            return
-        location = self._location(caller)
-        fullname = f"{frame.record.name}.{name}"
-        if isinstance(value, ModuleType) and sys.modules.get(fullname) is value:
-            # ``from pkg import sub``: an import of the submodule, not a read of pkg's names.
-            submodule = self._frames.get(id(value))
-            if submodule is not None and submodule.thread_id == frame.thread_id:
-                self._cycle(submodule, location, None)
-            return
-        self._cycle(frame, location, name)
-
-    def _spec(self, module: ModuleType, caller: FrameType) -> None:
-        frame = self._frames.get(id(module))
-        if frame is None or frame.module is not module:
-            return
+    def _spec(self, frame: ExecFrame, caller: FrameType) -> None:
         modname = frame.record.name
         at: FrameType | None = caller
         code = caller.f_code
@@ -465,7 +483,7 @@ class ImportRules(Participant):
         if filename.startswith("<frozen importlib") and code.co_name != "_find_and_load":
             return  # the import system's own bookkeeping reads
         if internal(filename):
-            # importlib.import_module() / __import__(): _find_and_load reads __spec__ of a
+            # importlib.import_module() / __import__(): _find_and_load reads the spec of a
             # module already in sys.modules before handing it out.
             if caller.f_code.co_name != "_find_and_load":
                 return
@@ -481,16 +499,17 @@ class ImportRules(Participant):
             if op == _inspect.IMPORT_NAME:
                 fromlist = _inspect.import_fromlist(caller)
                 if fromlist and "*" not in fromlist:
-                    return  # ``from m import x``: the IMPORT_FROM that follows reports it
+                    self._from_names(frame, fromlist, caller)
+                    return
                 if fromlist is None and _inspect.followed_by_import_from(caller):
-                    return  # ``import a.b as c``: likewise
+                    return  # ``import a.b as c``: the IMPORT_FROM that follows reports it
             elif op == _inspect.IMPORT_FROM:
-                # The sys.modules fallback of ``from pkg import sub`` reads sub.__spec__; a
+                # The sys.modules fallback of ``from pkg import sub`` reads sub's spec; a
                 # partial parent reports it from its own miss.
                 parent, _, last = modname.rpartition(".")
                 if not parent or last != _inspect.import_from_name(caller):
                     return
-                if type(sys.modules.get(parent)) is _PartialModule:
+                if id(sys.modules.get(parent)) in self._frames:
                     return
             else:
                 return
@@ -500,9 +519,37 @@ class ImportRules(Participant):
         if frame.thread_id != threading.get_ident():
             chain = self._thread_chain(frame)
             self._local.handoffs.append((frame, location, chain))
+            self._handoffs_waiting += 1
             return
         if at.f_globals.get("__name__") != modname:
             self._cycle(frame, location, None)
+
+    def _from_names(self, frame: ExecFrame, fromlist: Any, caller: FrameType) -> None:
+        """``from m import a, b`` of a partial ``m``: the names it already defines are handed
+        out now (SSOT002; SSOT008 from another thread). Names it lacks are the miss hook's;
+        submodules are imported, not read."""
+        modname = frame.record.name
+        if caller.f_globals.get("__name__") == modname:
+            return  # the module's own body
+        namespace = module_dict(frame.module)
+        other_thread = frame.thread_id != threading.get_ident()
+        location = None
+        for name in fromlist:
+            if not isinstance(name, str) or name not in namespace:
+                continue
+            value = namespace[name]
+            if other_thread:
+                self._cross_thread(frame, name, caller)
+                continue
+            if location is None:
+                location = self._location(caller)
+            if isinstance(value, ModuleType) and sys.modules.get(f"{modname}.{name}") is value:
+                # ``from pkg import sub``: an import of the submodule, not a read of pkg.
+                submodule = self._frames.get(id(value))
+                if submodule is not None and submodule.thread_id == frame.thread_id:
+                    self._cycle(submodule, location, None)
+                continue
+            self._cycle(frame, location, name)
 
     def _cycle(self, frame: ExecFrame, location: Location | None, name: str | None) -> None:
         """SSOT002: *frame*'s module, still executing, handed out *name* or itself."""
@@ -628,6 +675,7 @@ class ImportRules(Participant):
         if strict is not None:
             return strict
         self._local.notes[(modname, name)] = note
+        self._noted = True
         return None
 
     def _import_error(
@@ -661,7 +709,7 @@ class ImportRules(Participant):
             return None
         if self._initializing(module):
             if id(module) in self._frames:
-                return None  # seen by its _PartialModule class at the read
+                return None  # seen by its miss hook at the read
             return self._untracked_partial(modname, module, name, location, path)
         guard = self.guard
         severity = guard.severity("SSOT009")
@@ -772,12 +820,13 @@ class ImportRules(Participant):
 
     # ------------------------------------------------------------------ SSOT003
 
-    def _double_import(self, frame: ExecFrame) -> None:
+    def _double_import(self, frame: ExecFrame, key: str | None = None) -> None:
         record = frame.record
-        key = _file_key(record.origin)
         if key is None:
-            return
-        self._remember_main()
+            key = _file_key(record.origin)
+            if key is None:
+                return
+            self._remember_main()
         known = self._files.get(key)
         if known is None:
             self._files[key] = (record.name, record)
@@ -881,11 +930,6 @@ class ImportRules(Participant):
             return getattr(spec, "_initializing", False) is True
         except Exception:
             return False
-
-
-def _retype(module: ModuleType, cls: type[ModuleType]) -> None:
-    """Set a module's class (only between layout-compatible ModuleType subclasses)."""
-    module.__class__ = cls
 
 
 def _noted(error: BaseException) -> bool:
