@@ -51,24 +51,24 @@ def is_internal(filename: str) -> bool:
 
 
 #: ``is_internal`` per file name: the walk runs once per import and per event.
-_INTERNAL: dict[str, bool] = {}
+INTERNAL: dict[str, bool] = {}
 _INTERNAL_MAX: Final = 20_000
 
 
 def internal(filename: str) -> bool:
     """:func:`is_internal`, cached per file name (for the per-read and per-import paths)."""
-    known = _INTERNAL.get(filename)
+    known = INTERNAL.get(filename)
     if known is None:
-        if len(_INTERNAL) >= _INTERNAL_MAX:
-            _INTERNAL.clear()
-        known = _INTERNAL[filename] = is_internal(filename)
+        if len(INTERNAL) >= _INTERNAL_MAX:
+            INTERNAL.clear()
+        known = INTERNAL[filename] = is_internal(filename)
     return known
 
 
 def user_frame(start: FrameType | None = None) -> FrameType | None:
     """The first frame, walking outwards from *start*, that is user code."""
     frame: FrameType | None = start if start is not None else sys._getframe(1)
-    cache = _INTERNAL
+    cache = INTERNAL
     while frame is not None:
         filename = frame.f_code.co_filename
         internal = cache.get(filename)

@@ -21,7 +21,7 @@ import wrapt
 from ._config import KWARG_SOURCE, Settings, load_settings
 from ._errors import ConfigError
 from ._events import ChainLink, Event, EventStore
-from ._frames import Location, format_location, user_frame, user_location
+from ._frames import INTERNAL, Location, format_location, user_frame, user_location
 from ._hook import (
     ExecFrame,
     GuardFinder,
@@ -482,7 +482,9 @@ class Guard:
             except ValueError:
                 user = None
             if user is not None and user.f_code is _FIND_AND_LOAD:
-                user = user_frame(user.f_back)
+                user = user.f_back
+                if user is not None and INTERNAL.get(user.f_code.co_filename) is not False:
+                    user = user_frame(user)
             else:
                 user = user_frame(sys._getframe(1))
             stack = state.stack

@@ -129,7 +129,7 @@ class ImportRecord:
 class ExecFrame:
     """A module whose body is executing, on its thread's import stack."""
 
-    __slots__ = ("children_ns", "module", "notes", "record", "started_ns", "thread_id")
+    __slots__ = ("children_ns", "module", "notes", "record", "started_ns", "thread_id", "watch")
 
     def __init__(
         self, record: ImportRecord, module: ModuleType, thread_id: int, started_ns: int
@@ -141,6 +141,8 @@ class ExecFrame:
         self.children_ns = 0
         #: Free slots for participants (``{"runpy": True}`` for ``__main__``), or None.
         self.notes: dict[str, Any] | None = None
+        #: What the import rules changed while the body runs (restored by them), or None.
+        self.watch: Any = None
 
     def __repr__(self) -> str:
         return f"<ExecFrame {self.record.name} depth={self.record.depth}>"
@@ -371,7 +373,10 @@ class GuardFinder:
             if loader is not None and _WRAPPABLE.get(type(loader)):
                 # Fast path (the usual file, extension, built-in and frozen loaders).
                 try:
-                    spec.loader = new_proxy(loader, target is not None)
+                    proxy = LoaderProxy(loader)
+                    if target is not None:
+                        proxy._self_reload = True
+                    spec.loader = proxy
                 except Exception as error:
                     guard.internal_error("finder", error)
                 return spec

@@ -42,6 +42,7 @@ import sys
 import threading
 import weakref
 from collections.abc import Callable
+from functools import partial
 from importlib.machinery import ModuleSpec
 from types import CodeType, FrameType, ModuleType
 from typing import TYPE_CHECKING, Any, Final
@@ -62,6 +63,8 @@ _MISSING_NOTE: Final = "missing import: "
 _NOT_FILES: Final = frozenset({"built-in", "frozen", "namespace", "unknown"})
 _POSIX: Final = os.sep == "/" and os.path.normcase("A") == "A"
 _QUIET_MAX: Final = 20_000
+#: ``ExecFrame.watch`` of a module that cannot be watched (not a plain module and spec).
+_UNWATCHABLE: Final = ()
 _NO_INITIALIZING: Final = "'ModuleSpec' object has no attribute '_initializing'"
 
 #: importlib's ``_handle_fromlist``: probes a package with ``hasattr`` before importing.
@@ -104,36 +107,32 @@ class _WatchedSpec(ModuleSpec):
             raise AttributeError(_NO_INITIALIZING, name="_initializing", obj=self) from None
 
 
-def _miss_hook(frame: ExecFrame) -> Callable[[str], Any]:
-    """A PEP 562 ``__getattr__`` for a module whose body executes: called on misses only.
+def _module_miss(frame: ExecFrame, name: str) -> Any:
+    """The PEP 562 ``__getattr__`` of a module whose body executes (bound to its frame with
+    :func:`functools.partial`): called on misses only.
 
     It raises CPython's own ``AttributeError`` (same message), after the rules looked;
     reads made by the import system or installed code return before any rule method.
     """
-
-    def __getattr__(name: str) -> Any:
-        caller = sys._getframe(1)
-        code = caller.f_code
-        if code is _HANDLE_FROMLIST:
-            # importlib's ``hasattr(module, x)`` before importing submodule x (one per
-            # ``from . import x``): the error is discarded, its message never built.
-            raise AttributeError(name)
-        module = frame.module
-        error = missing_attribute(module, name)
-        rules = _RULES
-        if rules is not None and name[:2] != "__":
-            filename = code.co_filename
-            quiet = rules._quiet.get(filename)
-            if quiet is None:
-                quiet = rules._classify_file(filename)
-            if not quiet:
-                replacement = rules.on_miss(module, name, error, caller)
-                if replacement is not None:
-                    raise replacement from None
-        raise error
-
-    __getattr__.__qualname__ = "__getattr__"
-    return __getattr__
+    caller = sys._getframe(1)
+    code = caller.f_code
+    if code is _HANDLE_FROMLIST:
+        # importlib's ``hasattr(module, x)`` before importing submodule x (one per
+        # ``from . import x``): the error is discarded, its message never built.
+        raise AttributeError(name)
+    module = frame.module
+    error = missing_attribute(module, name)
+    rules = _RULES
+    if rules is not None and name[:2] != "__":
+        filename = code.co_filename
+        quiet = rules._quiet.get(filename)
+        if quiet is None:
+            quiet = rules._classify_file(filename)
+        if not quiet:
+            replacement = rules.on_miss(module, name, error, caller)
+            if replacement is not None:
+                raise replacement from None
+    raise error
 
 
 def _deep_getattr(module: ModuleType, original: Any) -> Callable[[str], Any]:
@@ -185,8 +184,6 @@ class ImportRules(Participant):
         self._local = _Local()
         #: id(module) -> its ExecFrame, for modules watched while their body runs.
         self._frames: dict[int, ExecFrame] = {}
-        #: id(module) -> (its watched spec, our miss hook or None).
-        self._watch: dict[int, tuple[ModuleSpec, Callable[[str], Any] | None]] = {}
         #: id(watched spec) -> the ExecFrame of its module.
         self._specs: dict[int, ExecFrame] = {}
         #: Hand-offs waiting in some thread's ``_Local.handoffs`` (a hint: skip the
@@ -196,7 +193,8 @@ class ImportRules(Participant):
         #: module's end clears its own leftovers.
         self._noted = False
         #: normalised source path -> (first module name, its import record).
-        self._files: dict[str, tuple[str, ImportRecord | None]] = {}
+        #: (only strings: the garbage collector does not track such a dict).
+        self._files: dict[str, str] = {}
         self._main: tuple[int, object] = (0, None)
         self._reported_files: set[str] = set()
         self._tool: int | None = None
@@ -210,7 +208,7 @@ class ImportRules(Participant):
         self._quiet: dict[str, bool] = {}
         self._own_codes: frozenset[CodeType] = frozenset(
             {
-                _miss_hook(None).__code__,  # type: ignore[arg-type]
+                _module_miss.__code__,
                 _deep_getattr(sys, None).__code__,
                 ImportRules._on_raise.__code__,
             }
@@ -233,7 +231,7 @@ class ImportRules(Participant):
         global _RULES
         self._stop_monitoring()
         for frame in list(self._frames.values()):
-            self._unwatch(frame.module)
+            self._unwatch(frame)
         for module in list(sys.modules.values()):
             namespace = module_dict(module)
             hook = self._deep_hooks.get(id(namespace.get("__getattr__")))
@@ -244,7 +242,6 @@ class ImportRules(Participant):
                     namespace["__getattr__"] = hook[1]
         self._deep_hooks.clear()
         self._frames.clear()
-        self._watch.clear()
         self._specs.clear()
         if _RULES is self:
             _RULES = None
@@ -253,7 +250,6 @@ class ImportRules(Participant):
         me = threading.get_ident()
         self._local = _Local()
         self._frames = {key: f for key, f in self._frames.items() if f.thread_id == me}
-        self._watch = {key: w for key, w in self._watch.items() if key in self._frames}
         self._specs = {key: f for key, f in self._specs.items() if f.thread_id == me}
         self._handoffs_waiting = 0
 
@@ -306,30 +302,55 @@ class ImportRules(Participant):
         record = frame.record
         if id(sys.modules.get("__main__")) != self._main[0]:
             self._remember_main()
-        file = _file_key(record.origin)
+        origin = record.origin
+        if _POSIX and origin[:1] == "/" and "/." not in origin and "//" not in origin:
+            file: str | None = origin  # _file_key's fast path, inlined
+        else:
+            file = _file_key(origin)
         if file is not None:
-            if file in self._files:
+            files = self._files
+            if file in files:
                 self._double_import(frame, file)
             else:
-                self._files[file] = (record.name, record)
-        if record.first_party and type(module) is ModuleType:
-            namespace = module.__dict__
-            spec = namespace.get("__spec__")
-            if type(spec) is not ModuleSpec:
-                return
-            hook = None
-            if "__getattr__" not in namespace:  # a reload keeps a shim's or deep hook: misses
-                hook = namespace["__getattr__"] = _miss_hook(frame)  # go there
-            ident = id(module)
-            self._frames[ident] = frame
-            self._watch[ident] = (spec, hook)
-            self._specs[id(spec)] = frame
-            spec.__class__ = _WatchedSpec
+                files[file] = record.name
+        # Watch lazily: hand-outs and misses of a partial module matter once another
+        # module executes inside its body (every cycle has one), or once other threads
+        # are executing modules too. A leaf module costs nothing more.
+        executing = self.guard.executing
+        if record.parent is not None:
+            parent = executing.get(record.parent)
+            if parent is not None and parent.watch is None and parent.record.first_party:
+                self._watch(parent)
+        if len(executing) > record.depth + 1:
+            for other in list(executing.values()):
+                if other.watch is None and other.record.first_party:
+                    self._watch(other)
+
+    def _watch(self, frame: ExecFrame) -> None:
+        """Give a first-party module's spec the watching class and its namespace the miss
+        hook, until its body ends (``frame.watch`` is ``()`` where that is impossible)."""
+        module = frame.module
+        if type(module) is not ModuleType:
+            frame.watch = _UNWATCHABLE
+            return
+        namespace = module.__dict__
+        spec = namespace.get("__spec__")
+        if type(spec) is not ModuleSpec:
+            frame.watch = _UNWATCHABLE
+            return
+        hook = None
+        if "__getattr__" not in namespace:  # its own (or a shim's, on reload) sees misses
+            hook = namespace["__getattr__"] = partial(_module_miss, frame)
+        frame.watch = (spec, hook)
+        self._frames[id(module)] = frame
+        self._specs[id(spec)] = frame
+        spec.__class__ = _WatchedSpec
 
     def after_exec(self, frame: ExecFrame, module: ModuleType, error: BaseException | None) -> None:
-        if self._frames.get(id(module)) is frame:
-            self._unwatch(module)
-            if self._deep and error is None and type(module) is ModuleType:
+        if frame.watch is not None:
+            self._unwatch(frame)
+        if self._deep and error is None and frame.record.first_party:
+            if type(module) is ModuleType:
                 self._attach_deep(module)
         frame_notes = frame.notes
         if frame_notes and frame_notes.get("runpy"):
@@ -343,15 +364,20 @@ class ImportRules(Participant):
             for key in [key for key in notes if key[0] == frame.record.name]:
                 del notes[key]
 
-    def _unwatch(self, module: ModuleType) -> None:
+    def _unwatch(self, frame: ExecFrame) -> None:
         """Restore the spec's class and drop the miss hook (unless the module replaced them)."""
-        key = id(module)
-        self._frames.pop(key, None)
-        watched = self._watch.pop(key, None)
-        if watched is None:
+        watch = frame.watch
+        frame.watch = None
+        if not watch:
             return
-        spec, hook = watched
-        self._specs.pop(id(spec), None)
+        spec, hook = watch
+        module = frame.module
+        frames = self._frames
+        if frames.get(id(module)) is frame:
+            del frames[id(module)]
+        specs = self._specs
+        if specs.get(id(spec)) is frame:
+            del specs[id(spec)]
         if type(spec) is _WatchedSpec:
             restored: Any = spec
             restored.__class__ = ModuleSpec
@@ -367,7 +393,9 @@ class ImportRules(Participant):
     ) -> BaseException | None:
         """A read of a missing name on a module whose body is executing."""
         if not self.enabled:
-            self._unwatch(module)
+            frame = self._frames.get(id(module))
+            if frame is not None:
+                self._unwatch(frame)
             return None
         try:
             return self._miss(module, name, error, caller)
@@ -379,7 +407,7 @@ class ImportRules(Participant):
         """``__spec__._initializing`` of a watched module was read: how CPython hands a
         module in ``sys.modules`` to an import."""
         if not self.enabled:
-            self._unwatch(frame.module)
+            self._unwatch(frame)
             return
         try:
             self._spec(frame, caller)
@@ -827,13 +855,13 @@ class ImportRules(Participant):
             if key is None:
                 return
             self._remember_main()
-        known = self._files.get(key)
-        if known is None:
-            self._files[key] = (record.name, record)
+        first_name = self._files.get(key)
+        if first_name is None:
+            self._files[key] = record.name
             return
-        first_name, first_record = known
         if first_name == record.name or key in self._reported_files:
             return
+        first_record = self._first_record(first_name, key)
         display = self.guard.display(record.where)
         first_location = self.guard.display(first_record.where) if first_record else None
         scope = self.guard.scope
@@ -862,6 +890,13 @@ class ImportRules(Participant):
             first_location=first_location,
         )
 
+    def _first_record(self, name: str, key: str) -> ImportRecord | None:
+        """The record of the first execution of file *key* as module *name* (cold path)."""
+        for record in list(self.guard.records):
+            if record.name == name and _file_key(record.origin) == key:
+                return record
+        return None
+
     def _remember_main(self) -> None:
         """A script run as ``__main__`` (without runpy's help) counts as executed."""
         main = sys.modules.get("__main__")
@@ -873,7 +908,7 @@ class ImportRules(Participant):
         self._main = (id(main), file)
         key = _file_key(file)
         if key is not None and key not in self._files:
-            self._files[key] = ("__main__", None)
+            self._files[key] = "__main__"
 
     # ------------------------------------------------------------------ helpers
 
