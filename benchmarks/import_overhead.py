@@ -12,9 +12,16 @@ of the per-pair ratios is the result. Budget: <= 1.03.
     python benchmarks/import_overhead.py --profile      # cProfile of one guarded child
     python benchmarks/import_overhead.py --memory       # bytes per import record
     python benchmarks/import_overhead.py --core         # also: recorder without rule families
+    python benchmarks/import_overhead.py --instructions # also: instruction counts (valgrind)
 
 Bytecode caches are written by a warm-up run of each kind first, so the measured runs
 compare imports from ``__pycache__``, as a deployed application does.
+
+CPU time on a shared machine moves by several percent from minute to minute; with
+``--instructions`` one child of each kind also runs under ``valgrind --tool=callgrind``
+(about two minutes each, in parallel), whose instruction counts repeat exactly
+(``PYTHONHASHSEED=0``) and show what a change did. Instructions are not time: the guard's
+share of CPU time has measured about twice its share of instructions.
 """
 
 from __future__ import annotations
@@ -215,6 +222,37 @@ print(json.dumps({{"records": len(guard.records), "bytes": total}}))
 """
 
 
+_CALLGRIND = ("valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null")
+
+
+_CALLGRIND = ("valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null")
+
+
+def instructions(python: str, child: Path, modes: tuple[str, ...]) -> dict[str, int]:
+    """Instruction counts of one child per mode under callgrind (run in parallel)."""
+    env = child_env()
+    env["PYTHONHASHSEED"] = "0"
+    procs = {
+        mode: subprocess.Popen(
+            [*_CALLGRIND, python, str(child), mode],
+            cwd=child.parent,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for mode in modes
+    }
+    counts: dict[str, int] = {}
+    for mode, proc in procs.items():
+        _out, err = proc.communicate(timeout=3600)
+        found = [line for line in err.splitlines() if "Collected :" in line]
+        if proc.returncode != 0 or not found:
+            raise SystemExit(f"callgrind child ({mode}) failed with {proc.returncode}:\n{err}")
+        counts[mode] = int(found[-1].split(":")[-1].strip().replace(",", ""))
+    return counts
+
+
 def memory_per_record(python: str, root: Path) -> tuple[int, float]:
     stdlib = "\n".join(f"import {name}" for name in STDLIB)
     script = root / "memory_child.py"
@@ -257,6 +295,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory", action="store_true", help="measure bytes per record")
     parser.add_argument(
         "--core", action="store_true", help="also measure the recorder without rule families"
+    )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count instructions of one child per kind with valgrind (slow, exact)",
     )
     parser.add_argument("--keep", help="generate into this folder and keep it")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -307,6 +350,13 @@ def main(argv: list[str] | None = None) -> int:
         }
         if args.core:
             result["core_ratio_median"] = round(statistics.median(core_ratios), 4)
+        if args.instructions:
+            modes = ("plain", "guard", "core") if args.core else ("plain", "guard")
+            counts = instructions(args.python, child, modes)
+            result["instructions"] = counts
+            result["instruction_ratio"] = round(counts["guard"] / counts["plain"], 4)
+            if args.core:
+                result["core_instruction_ratio"] = round(counts["core"] / counts["plain"], 4)
         if args.memory:
             _records, per_record = memory_per_record(args.python, root)
             result["memory_bytes_per_record"] = round(per_record)
@@ -328,6 +378,14 @@ def main(argv: list[str] | None = None) -> int:
             )
             if args.core:
                 print(f"recorder alone (rule families removed): {result['core_ratio_median']:.3f}")
+            if args.instructions:
+                counts = result["instructions"]
+                print(
+                    f"instructions (callgrind): plain {counts['plain']:,}, guarded "
+                    f"{counts['guard']:,}, ratio {result['instruction_ratio']:.4f}"
+                )
+                if args.core:
+                    print(f"recorder alone, instructions: {result['core_instruction_ratio']:.4f}")
             if args.memory:
                 print(
                     f"memory per import record: {result['memory_bytes_per_record']} bytes "

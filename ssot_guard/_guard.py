@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import dis
 import itertools
 import json
 import os
@@ -42,8 +43,8 @@ from ._policy import Policy
 REPORT_SCHEMA: Final = "ssot_guard.report/1"
 
 _get_ident = threading.get_ident
-#: importlib's ``_find_and_load``: the importing statement's frame is right above it.
-_FIND_AND_LOAD: Final = sys.modules["_frozen_importlib"]._find_and_load.__code__
+#: The opcode of an import statement (the frame that runs one is the importing statement).
+IMPORT_NAME: Final = dis.opmap["IMPORT_NAME"]
 
 Listener = Callable[[Event, bool], None]
 Tolerance = Callable[[str, str, tuple[ChainLink, ...], str | None], bool]
@@ -92,7 +93,8 @@ class Guard:
         self.scope = Scope(settings.packages, settings.project_root)
         self.policy = Policy(logger)
         self.events = EventStore()
-        self.records: list[ImportRecord] = []
+        #: Records of executing modules, and finished ones as ``ImportRecord.as_tuple()``.
+        self._records: list[ImportRecord | tuple[Any, ...]] = []
         self.preloaded: list[str] = []
         self.executing: dict[str, ExecFrame] = {}
         self.installed = False
@@ -124,6 +126,14 @@ class Guard:
     @property
     def finder(self) -> GuardFinder:
         return self._finder
+
+    @property
+    def records(self) -> list[ImportRecord]:
+        """Every recorded import, in the order the module bodies started (a new list)."""
+        return [
+            ImportRecord(*entry) if type(entry) is tuple else entry  # type: ignore[misc]
+            for entry in list(self._records)
+        ]
 
     @property
     def mode(self) -> str:
@@ -208,7 +218,7 @@ class Guard:
         with self.busy():
             import platform  # report time only: start-up time counts (SPEC §7)
 
-            imports = [self._record_dict(record) for record in list(self.records)]
+            imports = [self._record_dict(record) for record in self.records]
             events = [event.as_dict() for event in self.events]
             by_rule: dict[str, int] = {}
             for event in events:
@@ -440,7 +450,7 @@ class Guard:
         )
         if location is not None:
             record.location_file, record.location_line = location.filename, location.lineno
-        self.records.append(record)
+        self._records.append(record.as_tuple())
 
     def _refresh_hooks(self) -> None:
         """Cache the enabled participants for the import hot path.
@@ -474,17 +484,21 @@ class Guard:
             else:
                 name = namespace.get("__name__", "?")
                 origin = spec_origin(None, namespace)
-            # The importing statement: usually right above importlib's _find_and_load, which
-            # sits 4 frames up (_load_unlocked, _find_and_load_unlocked); looking there
-            # first saves building frame objects for the importlib frames in between.
+            # The importing statement: for an import statement it sits right above
+            # importlib's _find_and_load, 5 frames up (exec_module, _load_unlocked,
+            # _find_and_load_unlocked, _find_and_load): looking there first saves building
+            # frame objects for the importlib frames in between.
             try:
-                user = sys._getframe(4)
+                user = sys._getframe(5)
             except ValueError:
                 user = None
-            if user is not None and user.f_code is _FIND_AND_LOAD:
-                user = user.f_back
-                if user is not None and INTERNAL.get(user.f_code.co_filename) is not False:
-                    user = user_frame(user)
+            if user is not None:
+                code = user.f_code
+                known = INTERNAL.get(code.co_filename)
+                if known is None or (known is False and code.co_code[user.f_lasti] != IMPORT_NAME):
+                    user = user_frame(sys._getframe(1))  # anything unusual: walk it all
+                elif known:
+                    user = user_frame(user)  # import_module(), from-list submodules
             else:
                 user = user_frame(sys._getframe(1))
             stack = state.stack
@@ -505,10 +519,15 @@ class Guard:
                 first_party,
                 user.f_code.co_filename if user is not None else None,
                 user.f_lineno if user is not None else 0,
-                reload=reload,
+                0,
+                0,
+                "ok",
+                reload,
             )
-            self.records.append(record)
+            records = self._records
+            records.append(record)
             frame = ExecFrame(record, module, _get_ident(), started)
+            frame.index = len(records) - 1
             stack.append(frame)
             self.executing[name] = frame
         except Exception as error:
@@ -561,9 +580,22 @@ class Guard:
                 del executing[name]
             if stack:
                 stack[-1].children_ns += elapsed
+            self._finish(frame)
         if (self._buffered or self._unlogged_internal) and not stack:
             if (state.pending or self._unlogged_internal) and not state.finding:
                 self._flush(swallow=error is not None)
+
+    def _finish(self, frame: ExecFrame) -> None:
+        """Keep the finished record as a tuple (see :meth:`ImportRecord.as_tuple`)."""
+        records = self._records
+        index = frame.index
+        record = frame.record
+        if not (0 <= index < len(records) and records[index] is record):
+            # Another thread appended between our append and len() (rare): look it up.
+            index = next((i for i, r in enumerate(records) if r is record), -1)
+            if index < 0:
+                return
+        records[index] = record.as_tuple()
 
     def _record_dict(self, record: ImportRecord) -> dict[str, Any]:
         return {
@@ -657,8 +689,10 @@ class Guard:
                 # ``-m app.cli`` runs as ``__main__``: scope by the module's real name.
                 first_party=self.scope.is_first_party(getattr(spec, "name", None) or name, origin),
             )
-            self.records.append(record)
+            records = self._records
+            records.append(record)
             frame = ExecFrame(record, module, threading.get_ident(), started)
+            frame.index = len(records) - 1
             frame.notes = {"runpy": True}
             stack.append(frame)
             self.executing[name] = frame

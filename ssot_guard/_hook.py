@@ -119,6 +119,28 @@ class ImportRecord:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in _RECORD_FIELDS)
         return f"ImportRecord({fields})"
 
+    def as_tuple(self) -> tuple[Any, ...]:
+        """The fields in order: how the guard keeps a finished record. A tuple of strings,
+        numbers and ``None`` is not tracked by the garbage collector; thousands of slotted
+        objects would be traversed by every full collection (SPEC §7 budget)."""
+        return (
+            self.seq,
+            self.name,
+            self.parent,
+            self.origin,
+            self.thread,
+            self.depth,
+            self.start_us,
+            self.first_party,
+            self.location_file,
+            self.location_line,
+            self.cumulative_us,
+            self.self_us,
+            self.outcome,
+            self.reload,
+            self.deferred,
+        )
+
     @property
     def where(self) -> Location | None:
         if self.location_file is None:
@@ -129,7 +151,16 @@ class ImportRecord:
 class ExecFrame:
     """A module whose body is executing, on its thread's import stack."""
 
-    __slots__ = ("children_ns", "module", "notes", "record", "started_ns", "thread_id", "watch")
+    __slots__ = (
+        "children_ns",
+        "index",
+        "module",
+        "notes",
+        "record",
+        "started_ns",
+        "thread_id",
+        "watch",
+    )
 
     def __init__(
         self, record: ImportRecord, module: ModuleType, thread_id: int, started_ns: int
@@ -139,6 +170,9 @@ class ExecFrame:
         self.thread_id = thread_id
         self.started_ns = started_ns
         self.children_ns = 0
+        #: Where the record sits in the guard's record list (it becomes a tuple there when
+        #: the body ends).
+        self.index = -1
         #: Free slots for participants (``{"runpy": True}`` for ``__main__``), or None.
         self.notes: dict[str, Any] | None = None
         #: What the import rules changed while the body runs (restored by them), or None.
