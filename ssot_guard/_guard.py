@@ -31,7 +31,6 @@ from ._hook import (
     ThreadState,
     module_dict,
     now_ns,
-    restore_loader,
     set_active_guard,
     spec_origin,
     unwrap_loader,
@@ -464,18 +463,17 @@ class Guard:
         self._after_hooks = tuple(p for p in active if _uses(p, "after_exec"))
 
     def _enter(
-        self, proxy: LoaderProxy, inner: Any, module: ModuleType, reload: bool
+        self, namespace: dict[str, Any], spec: Any, module: ModuleType, reload: bool
     ) -> ExecFrame | None:
-        """Restore the original loader, then push the module on the thread's stack.
+        """Push the module on the thread's stack and start its record (the loader proxy
+        has put the original loader back already).
 
         This runs once per imported module: keep it lean (SPEC §7 budget).
         """
-        namespace = restore_loader(proxy, inner, module)
         state = self._state
         if state.busy or not self._enabled:
             return None
         try:
-            spec = namespace.get("__spec__")
             if spec is not None:
                 name = spec.name
                 origin = spec.origin
@@ -580,22 +578,24 @@ class Guard:
                 del executing[name]
             if stack:
                 stack[-1].children_ns += elapsed
-            self._finish(frame)
+            records = self._records
+            index = frame.index
+            if 0 <= index < len(records) and records[index] is record:
+                records[index] = record.as_tuple()
+            else:
+                self._finish(frame)
         if (self._buffered or self._unlogged_internal) and not stack:
             if (state.pending or self._unlogged_internal) and not state.finding:
                 self._flush(swallow=error is not None)
 
     def _finish(self, frame: ExecFrame) -> None:
-        """Keep the finished record as a tuple (see :meth:`ImportRecord.as_tuple`)."""
+        """Keep a finished record as a tuple where another thread moved it (rare: it
+        appended between our append and ``len()``)."""
         records = self._records
-        index = frame.index
         record = frame.record
-        if not (0 <= index < len(records) and records[index] is record):
-            # Another thread appended between our append and len() (rare): look it up.
-            index = next((i for i, r in enumerate(records) if r is record), -1)
-            if index < 0:
-                return
-        records[index] = record.as_tuple()
+        index = next((i for i, r in enumerate(records) if r is record), -1)
+        if index >= 0:
+            records[index] = record.as_tuple()
 
     def _record_dict(self, record: ImportRecord) -> dict[str, Any]:
         return {

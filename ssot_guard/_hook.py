@@ -289,10 +289,26 @@ class LoaderProxy(_ProxyBase):  # type: ignore[misc]
         guard = self._self_guard
         frame = None
         try:
-            if guard is None:  # uninstalled since the spec was found
-                restore_loader(self, inner, module)
-            else:
-                frame = guard._enter(self, inner, module, self._self_reload)
+            # Put the original loader back on the module and its spec before the body
+            # runs (inline: once per import).
+            try:
+                namespace = object.__getattribute__(module, "__dict__")
+            except Exception:
+                namespace = {}
+            if type(namespace) is not dict:
+                namespace = {}
+            spec = namespace.get("__spec__")
+            if spec is not None:
+                try:
+                    if spec.loader is self:
+                        spec.loader = inner
+                except (AttributeError, TypeError):
+                    pass
+            loader = namespace.get("__loader__", inner)  # absent: leave it absent
+            if loader is self or loader is None:
+                namespace["__loader__"] = inner
+            if guard is not None:  # else uninstalled since the spec was found
+                frame = guard._enter(namespace, spec, module, self._self_reload)
             inner.exec_module(module)
         except BaseException as error:
             # Drop this frame from the traceback: CPython strips consecutive importlib
@@ -320,30 +336,6 @@ def new_proxy(loader: Any, reload: bool) -> LoaderProxy:
     if reload:
         proxy._self_reload = True
     return proxy
-
-
-def restore_loader(proxy: LoaderProxy, inner: Any, module: ModuleType) -> dict[str, Any]:
-    """Put the original loader back on the module and its spec before the body runs.
-
-    Returns the module's namespace (``{}`` when it has none).
-    """
-    try:
-        namespace = object.__getattribute__(module, "__dict__")
-    except Exception:
-        namespace = {}
-    if type(namespace) is not dict:
-        namespace = {}
-    spec = namespace.get("__spec__")
-    if spec is not None:
-        try:
-            if spec.loader is proxy:
-                spec.loader = inner
-        except (AttributeError, TypeError):
-            pass
-    loader = namespace.get("__loader__", inner)  # absent: leave it absent
-    if loader is proxy or loader is None:
-        namespace["__loader__"] = inner
-    return namespace
 
 
 def unwrap_loader(loader: Any) -> Any:

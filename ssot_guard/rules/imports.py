@@ -508,12 +508,14 @@ class ImportRules(Participant):
         at: FrameType | None = caller
         code = caller.f_code
         filename = code.co_filename
-        if filename.startswith("<frozen importlib") and code.co_name != "_find_and_load":
-            return  # the import system's own bookkeeping reads
-        if internal(filename):
+        quiet = self._quiet.get(filename)  # the guard, importlib or installed code
+        if quiet is None:
+            quiet = self._classify_file(filename)
+        if quiet:
             # importlib.import_module() / __import__(): _find_and_load reads the spec of a
-            # module already in sys.modules before handing it out.
-            if caller.f_code.co_name != "_find_and_load":
+            # module already in sys.modules before handing it out. Other reads by the
+            # import system or installed code are bookkeeping.
+            if code.co_name != "_find_and_load" or not internal(filename):
                 return
             at = user_frame(caller)
             if at is None or _inspect.opcode_at(at) == _inspect.IMPORT_NAME:
@@ -521,9 +523,7 @@ class ImportRules(Participant):
             if self._foreign(at.f_code.co_filename):
                 return
         else:
-            if self._foreign(filename):
-                return
-            op = _inspect.opcode_at(caller)
+            op = code.co_code[caller.f_lasti]
             if op == _inspect.IMPORT_NAME:
                 fromlist = _inspect.import_fromlist(caller)
                 if fromlist and "*" not in fromlist:
