@@ -89,7 +89,14 @@ class _WatchedSpec(ModuleSpec):
         if rules is not None:
             frame = rules._specs.get(id(self))
             if frame is not None:
-                rules.on_handout(frame, sys._getframe(1))
+                # A hand-out of the module from sys.modules (ImportRules._spec decides).
+                if not rules.enabled:
+                    rules._unwatch(frame)
+                else:
+                    try:
+                        rules._spec(frame, sys._getframe(1))
+                    except Exception as failure:
+                        rules.guard.internal_error(rules.feature, failure)
         try:
             return self.__dict__["_initializing"]
         except KeyError:
@@ -403,17 +410,6 @@ class ImportRules(Participant):
             self.guard.internal_error(self.feature, failure)
             return None
 
-    def on_handout(self, frame: ExecFrame, caller: FrameType) -> None:
-        """``__spec__._initializing`` of a watched module was read: how CPython hands a
-        module in ``sys.modules`` to an import."""
-        if not self.enabled:
-            self._unwatch(frame)
-            return
-        try:
-            self._spec(frame, caller)
-        except Exception as failure:
-            self.guard.internal_error(self.feature, failure)
-
     def on_deep_miss(
         self, module: ModuleType, name: str, caller: FrameType
     ) -> BaseException | None:
@@ -559,7 +555,8 @@ class ImportRules(Participant):
         modname = frame.record.name
         if caller.f_globals.get("__name__") == modname:
             return  # the module's own body
-        namespace = module_dict(frame.module)
+        module = frame.module
+        namespace = module.__dict__ if type(module) is ModuleType else module_dict(module)
         other_thread = frame.thread_id != threading.get_ident()
         location = None
         for name in fromlist:
