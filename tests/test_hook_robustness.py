@@ -585,7 +585,8 @@ def test_other_finders_before_and_after(tmp_path: Path) -> None:
     assert plain.result["back_loader"] == "VirtualLoader"
     # The delegating finder in front reaches us; we ask the finders behind us once.
     assert guarded.result["back_calls"] == plain.result["back_calls"] == 1
-    names = [r["name"] for r in guarded.imports]
+    # (The snippet's own imports, importlib.abc with wrapt 1.x, are recorded too.)
+    names = [r["name"] for r in guarded.imports if r["name"].endswith("_mod")]
     assert names == ["back_mod", "plain_mod"]  # front_mod is served before us
 
 
