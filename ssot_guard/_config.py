@@ -15,7 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 
-from ._errors import ConfigError, frozen_delattr, frozen_setattr
+from ._errors import ConfigError, FrozenValue
 from ._errors import set_field as _set
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ KWARG_ONLY_KEYS: Final = ("logger", "config")
 # pickling as the dataclasses they replace.
 
 
-class CanonicalSpec:
+class CanonicalSpec(FrozenValue):
     """Options of one canonical class (SPEC §4)."""
 
     __slots__ = ("allow", "path", "singleton")
@@ -95,22 +95,8 @@ class CanonicalSpec:
             f"singleton={self.singleton!r})"
         )
 
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is self.__class__:
-            return self._astuple() == other._astuple()
-        return NotImplemented
 
-    def __hash__(self) -> int:
-        return hash(self._astuple())
-
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), self._astuple())
-
-
-class ShimSpec:
+class ShimSpec(FrozenValue):
     """One compat shim: ``old`` dotted name served by ``replacement`` (SPEC §4)."""
 
     __slots__ = ("message", "old", "replacement", "until")
@@ -150,20 +136,6 @@ class ShimSpec:
             f"until={self.until!r}, message={self.message!r})"
         )
 
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is self.__class__:
-            return self._astuple() == other._astuple()
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(self._astuple())
-
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), self._astuple())
-
 
 #: Default of the ``Settings`` mappings: a new empty read-only mapping each (a dataclass
 #: ``default_factory``).
@@ -184,7 +156,7 @@ _SETTINGS_FIELDS: Final = (
 )
 
 
-class Settings:
+class Settings(FrozenValue):
     """The validated, effective configuration of one guard."""
 
     __slots__ = (
@@ -250,20 +222,6 @@ class Settings:
     def __repr__(self) -> str:
         values = ", ".join(f"{name}={getattr(self, name)!r}" for name in _SETTINGS_FIELDS)
         return f"{type(self).__qualname__}({values})"
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is self.__class__:
-            return self._astuple() == other._astuple()
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(self._astuple())
-
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), self._astuple())
 
     def severity(self, code: str) -> str:
         """Effective severity of a rule: its override, else the mode preset."""

@@ -7,7 +7,7 @@ existing ``except ImportError`` / ``except AttributeError`` clauses keep their m
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import Any, NoReturn
 
 
 class SSOTGuardError(Exception):
@@ -66,3 +66,28 @@ def frozen_delattr(self: object, name: str) -> NoReturn:
     from dataclasses import FrozenInstanceError
 
     raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+
+class FrozenValue:
+    """Base of the guard's immutable value classes (written out rather than ``@dataclass``,
+    which costs milliseconds at import): equality, hashing and pickling by ``_astuple()``,
+    assignment refused like a frozen dataclass."""
+
+    __slots__ = ()
+
+    def _astuple(self) -> tuple[Any, ...]:
+        raise NotImplementedError
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return self._astuple() == other._astuple()
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._astuple())
+
+    __setattr__ = frozen_setattr
+    __delattr__ = frozen_delattr
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), self._astuple())

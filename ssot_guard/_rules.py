@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Final
 
 from ._errors import (
     ClassRuleWarning,
     CompatShimWarning,
+    FrozenValue,
     ImportRuleWarning,
     SSOTGuardWarning,
-    frozen_delattr,
-    frozen_setattr,
 )
 from ._errors import set_field as _set
 
@@ -18,7 +17,7 @@ SEVERITIES: Final = ("off", "log", "warn", "error")
 SEVERITY_RANK: Final = {name: rank for rank, name in enumerate(SEVERITIES)}
 
 
-class Rule:
+class Rule(FrozenValue):
     """One rule: immutable, compared and hashed by its fields.
 
     Written out rather than ``@dataclass(frozen=True, slots=True)``: creating such a class
@@ -48,20 +47,6 @@ class Rule:
             f"{type(self).__qualname__}(code={self.code!r}, name={self.name!r}, "
             f"family={self.family!r}, summary={self.summary!r})"
         )
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is self.__class__:
-            return self._astuple() == other._astuple()
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(self._astuple())
-
-    __setattr__ = frozen_setattr
-    __delattr__ = frozen_delattr
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), self._astuple())
 
     @property
     def event_name(self) -> str:
