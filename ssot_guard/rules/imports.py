@@ -2,9 +2,10 @@
 
 How each is seen, and what it costs:
 
-* While the body of a first-party module runs (between ``before_exec`` and ``after_exec``),
-  and only if it is a plain :class:`types.ModuleType` with a plain ``ModuleSpec``, two
-  things watch it, and neither costs anything on a successful attribute read:
+* While the body of a first-party module runs (until ``after_exec``), from the moment
+  another module starts executing inside it (every cycle has one) or other threads are
+  executing modules too, and only if it is a plain :class:`types.ModuleType` with a plain
+  ``ModuleSpec``, two things watch it, and neither costs anything on a successful read:
 
   - its ``__spec__`` has the class :class:`_WatchedSpec`, whose ``_initializing`` property
     sees every hand-out of the module from ``sys.modules`` (CPython reads
