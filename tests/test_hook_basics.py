@@ -66,3 +66,26 @@ def test_failing_module_keeps_record_and_traceback(tmp_path: Path) -> None:
     assert guarded.result == plain.result
     assert plain.result["tb"] == ["<scenario>:<module>", "bad.py:<module>"]
     assert guarded.record("bad")["outcome"] == "ValueError"
+
+
+def test_finished_records_are_untracked_tuples(tmp_path: Path) -> None:
+    """SPEC §7: finished records are kept as tuples of atomic values, which the garbage
+    collector stops tracking; ``Guard.records`` rebuilds ``ImportRecord`` objects."""
+    files = {"pkg/__init__.py": "from . import a\n", "pkg/a.py": "X = 1\n"}
+    snippet = """
+        import gc
+        import pkg
+        gc.collect()
+        stored = [entry for entry in guard._records if entry[1].startswith("pkg")]
+        result["stored"] = [(type(entry).__name__, gc.is_tracked(entry)) for entry in stored]
+        result["records"] = [
+            (type(r).__name__, r.name, r.parent, r.depth, r.outcome)
+            for r in guard.records if r.name.startswith("pkg")
+        ]
+    """
+    out = run(tmp_path, files, snippet)
+    assert out.result["stored"] == [["tuple", False], ["tuple", False]]
+    assert out.result["records"] == [
+        ["ImportRecord", "pkg", None, 0, "ok"],
+        ["ImportRecord", "pkg.a", "pkg", 1, "ok"],
+    ]

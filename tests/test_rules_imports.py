@@ -630,3 +630,36 @@ def test_each_import_form_of_a_partial_module_counts_once(tmp_path: Path) -> Non
         ("SSOT002", "app.base", "app/env.py:2", 1),
         ("SSOT002", "app.base", "app/env.py:3", 1),
     ]
+
+
+def test_a_module_is_watched_only_once_another_module_executes_inside_it(tmp_path: Path) -> None:
+    """SPEC §7: a leaf module's body runs untouched; the watch starts at the first nested
+    module and is gone when the body ends."""
+    probe = "(type(sys.modules[__name__].__spec__).__name__, '__getattr__' in globals())"
+    files = {
+        "app/__init__.py": "",
+        "app/leaf.py": f"import sys\nSEEN = [{probe}]\n",
+        "app/outer.py": f"""
+            import sys
+            SEEN = [{probe}]
+            import app.leaf
+            SEEN.append({probe})
+        """,
+    }
+    snippet = """
+        import sys, app.outer
+        result["leaf"] = app.leaf.SEEN
+        result["outer"] = app.outer.SEEN
+        result["after"] = [
+            type(sys.modules[name].__spec__).__name__ for name in ("app.leaf", "app.outer")
+        ]
+        names = ("app.leaf", "app.outer")
+        result["getattr"] = [hasattr(sys.modules[name], "__getattr__") for name in names]
+    """
+    plain, guarded = run_both(tmp_path, files, snippet)
+    assert plain.result["leaf"] == guarded.result["leaf"] == [["ModuleSpec", False]]
+    assert plain.result["outer"] == [["ModuleSpec", False], ["ModuleSpec", False]]
+    assert guarded.result["outer"] == [["ModuleSpec", False], ["_WatchedSpec", True]]
+    assert guarded.result["after"] == plain.result["after"] == ["ModuleSpec", "ModuleSpec"]
+    assert guarded.result["getattr"] == plain.result["getattr"] == [False, False]
+    assert guarded.events == []
