@@ -140,20 +140,7 @@ class ShimSpec(FrozenValue):
 #: Default of the ``Settings`` mappings: a new empty read-only mapping each (a dataclass
 #: ``default_factory``).
 _EMPTY: Any = object()
-_SETTINGS_FIELDS: Final = (
-    "mode",
-    "test_mode",
-    "packages",
-    "rules",
-    "canonical",
-    "shims",
-    "report",
-    "deep",
-    "check_exclude",
-    "project_root",
-    "config_file",
-    "sources",
-)
+_SETTINGS_FIELDS: Final = (*SETTING_KEYS, "project_root", "config_file", "sources")
 
 
 class Settings(FrozenValue):
