@@ -16,12 +16,12 @@ import time
 from collections import deque
 from importlib.machinery import ModuleSpec
 from importlib.util import LazyLoader
-from types import FrameType, ModuleType
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, Final
 
 import wrapt
 
-from ._frames import Location, user_location
+from ._frames import Location
 
 if TYPE_CHECKING:
     from ._events import Event
@@ -440,7 +440,3 @@ def wrap_spec(spec: ModuleSpec, guard: Guard, reload: bool) -> ModuleSpec:
 
 #: Monotonic nanoseconds (bound once: called several times per import).
 now_ns = time.perf_counter_ns
-
-
-def caller_location(frame: FrameType | None) -> Location | None:
-    return user_location(frame) if frame is not None else None
