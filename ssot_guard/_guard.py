@@ -301,12 +301,7 @@ class Guard:
             at_us=(now_ns() - self._t0) // 1000,
         )
         stored, is_new = self.events.add(event)
-        state = self._state
-        if state.stack or state.finding:
-            state.pending.append((stored, is_new))
-            self._buffered = True
-        else:
-            self._dispatch(stored, is_new)
+        self._deliver(stored, is_new)
         return stored
 
     def recount(self, event: Event) -> None:
@@ -318,12 +313,16 @@ class Guard:
         """
         self.events.recount(event)
         if self._listeners:
-            state = self._state
-            if state.stack or state.finding:
-                state.pending.append((event, False))
-                self._buffered = True
-            else:
-                self._dispatch(event, False)
+            self._deliver(event, False)
+
+    def _deliver(self, event: Event, is_new: bool) -> None:
+        """Dispatch now, or once this thread's imports are done (import locks may be held)."""
+        state = self._state
+        if state.stack or state.finding:
+            state.pending.append((event, is_new))
+            self._buffered = True
+        else:
+            self._dispatch(event, is_new)
 
     def internal_error(self, feature: str, error: BaseException) -> None:
         """Disable *feature* after a bug in the guard; emit one event per feature."""
