@@ -448,9 +448,7 @@ class ImportRules(Participant):
         frame = self._frames.get(id(module))
         if frame is None or frame.module is not module:
             return None
-        if self._skip_caller(caller.f_code.co_filename):
-            return None
-        kind = _inspect.access_kind(caller)
+        kind = _inspect.access_kind(caller)  # (the miss hook has skipped quiet callers)
         if kind is None:
             return None
         modname = frame.record.name
@@ -470,22 +468,10 @@ class ImportRules(Participant):
         severity = guard.severity("SSOT001")
         if severity == "off":
             return None
-        chain = self._chain(frame)
         detail = self._detail(frame, name)
-        closing = ChainLink(modname, guard.display(location))
-        chain_text = " -> ".join(str(link) for link in (*chain, closing))
-        note = f"{_CYCLE_NOTE}{chain_text}: {detail}"
-        if kind == _inspect.FROM:
-            message = f"cannot import name '{name}' from partially initialized module '{modname}'"
-        else:
-            message = f"partially initialized module '{modname}' has no attribute '{name}'"
-        guard.violation(
-            "SSOT001",
-            subject=modname,
-            message=f"{message}: {detail}",
-            location=location,
-            chain=chain,
-            attribute=name,
+        chain = self._chain(frame)
+        message, note = self._partial_access(
+            modname, name, kind == _inspect.FROM, location, chain, detail
         )
         if severity == "error":
             text = f"{message} ({note})"
@@ -498,6 +484,32 @@ class ImportRules(Participant):
         elif note not in (getattr(error, "__notes__", None) or ()):
             error.add_note(note)
         return None
+
+    def _partial_access(
+        self,
+        modname: str,
+        name: str,
+        from_import: bool,
+        location: Location | None,
+        chain: tuple[ChainLink, ...],
+        detail: str,
+    ) -> tuple[str, str]:
+        """Record SSOT001 for *name* read from partial *modname*: (message, note)."""
+        closing = ChainLink(modname, self.guard.display(location))
+        note = f"{_CYCLE_NOTE}{' -> '.join(str(link) for link in (*chain, closing))}: {detail}"
+        if from_import:
+            message = f"cannot import name '{name}' from partially initialized module '{modname}'"
+        else:
+            message = f"partially initialized module '{modname}' has no attribute '{name}'"
+        self.guard.violation(
+            "SSOT001",
+            subject=modname,
+            message=f"{message}: {detail}",
+            location=location,
+            chain=chain,
+            attribute=name,
+        )
+        return message, note
 
     def _spec(self, frame: ExecFrame, caller: FrameType) -> None:
         modname = frame.record.name
@@ -801,17 +813,7 @@ class ImportRules(Participant):
         file = module_dict(module).get("__file__")
         origin = file if isinstance(file, str) else ""
         detail = self._detail_in(modname, origin, stack[0].record if stack else None, name)
-        closing = ChainLink(modname, display(location))
-        note = f"{_CYCLE_NOTE}{' -> '.join(str(link) for link in (*chain, closing))}: {detail}"
-        message = f"cannot import name '{name}' from partially initialized module '{modname}'"
-        guard.violation(
-            "SSOT001",
-            subject=modname,
-            message=f"{message}: {detail}",
-            location=location,
-            chain=chain,
-            attribute=name,
-        )
+        message, note = self._partial_access(modname, name, True, location, chain, detail)
         strict = None
         if severity == "error":
             strict = GuardImportError(f"{message} ({note})", name=modname, path=path)
@@ -923,10 +925,6 @@ class ImportRules(Participant):
             self._quiet.clear()
         self._quiet[filename] = quiet
         return quiet
-
-    def _skip_caller(self, filename: str) -> bool:
-        quiet = self._quiet.get(filename)
-        return self._classify_file(filename) if quiet is None else quiet
 
     def _foreign(self, filename: str) -> bool:
         """Code of the standard library or an installed package: its reads are not ours."""
