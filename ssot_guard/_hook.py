@@ -223,14 +223,10 @@ def missing_attribute(module: ModuleType | None, name: str) -> AttributeError:
     uninitialized: Any = ()
     origin: Any = None
     if spec is not None:
-        try:  # the instance dict first: a watched spec's property would see this read
-            state = object.__getattribute__(spec, "__dict__")
-            initializing = bool(state.get("_initializing", False))
+        try:
+            initializing = bool(getattr(spec, "_initializing", False))
         except Exception:
-            try:
-                initializing = bool(getattr(spec, "_initializing", False))
-            except Exception:
-                initializing = False
+            initializing = False
         try:  # set by importlib since 3.11 (gh-88880)
             uninitialized = getattr(spec, "_uninitialized_submodules", ()) or ()
         except Exception:
