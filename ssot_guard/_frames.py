@@ -6,6 +6,7 @@ package) are skipped, so a location names the user's statement even under wrappe
 
 from __future__ import annotations
 
+import dis
 import importlib
 import os
 import sys
@@ -25,6 +26,8 @@ _SKIP_PREFIXES: Final = (_OWN_DIR, _WRAPT_DIR, _IMPORTLIB_DIR)
 _OWN_DEMO_DIR: Final = _OWN_DIR + "_demo" + os.sep
 _OWN_PSEUDO_PREFIX: Final = "<ssot_guard"
 _SCRIPT_NAME: Final = "ssot-guard"
+#: The opcode of an import statement: the frame running one is the importing statement.
+IMPORT_NAME: Final = dis.opmap["IMPORT_NAME"]
 
 
 class Location(NamedTuple):

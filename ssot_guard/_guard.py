@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import dis
 import itertools
 import json
 import os
@@ -22,7 +21,14 @@ import wrapt
 from ._config import KWARG_SOURCE, Settings, load_settings
 from ._errors import ConfigError
 from ._events import ChainLink, Event, EventStore
-from ._frames import INTERNAL, Location, format_location, user_frame, user_location
+from ._frames import (
+    IMPORT_NAME,
+    INTERNAL,
+    Location,
+    format_location,
+    user_frame,
+    user_location,
+)
 from ._hook import (
     ExecFrame,
     GuardFinder,
@@ -42,8 +48,6 @@ from ._policy import Policy
 REPORT_SCHEMA: Final = "ssot_guard.report/1"
 
 _get_ident = threading.get_ident
-#: The opcode of an import statement (the frame that runs one is the importing statement).
-IMPORT_NAME: Final = dis.opmap["IMPORT_NAME"]
 
 Listener = Callable[[Event, bool], None]
 Tolerance = Callable[[str, str, tuple[ChainLink, ...], str | None], bool]

@@ -21,7 +21,6 @@ from .._hook import module_dict
 
 #: Opcode numbers (CPython keeps them per version; ``co_code`` holds the unspecialised ones).
 IMPORT_FROM: Final = dis.opmap["IMPORT_FROM"]
-IMPORT_NAME: Final = dis.opmap["IMPORT_NAME"]
 _LOAD_CONST: Final = dis.opmap["LOAD_CONST"]
 _EXTENDED_ARG: Final = dis.opmap["EXTENDED_ARG"]
 _ATTR_OPS: Final = frozenset(
