@@ -28,6 +28,9 @@ _OWN_PSEUDO_PREFIX: Final = "<ssot_guard"
 _SCRIPT_NAME: Final = "ssot-guard"
 #: The opcode of an import statement: the frame running one is the importing statement.
 IMPORT_NAME: Final = dis.opmap["IMPORT_NAME"]
+#: importlib's ``_call_with_frames_removed``: the frame between ``_handle_fromlist`` and the
+#: ``__import__`` of each submodule that a ``from package import submodule`` loads.
+CALL_REMOVED: Final = sys.modules["_frozen_importlib"]._call_with_frames_removed.__code__
 
 
 class Location(NamedTuple):

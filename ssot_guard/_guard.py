@@ -22,6 +22,7 @@ from ._config import KWARG_SOURCE, Settings, load_settings
 from ._errors import ConfigError
 from ._events import ChainLink, Event, EventStore
 from ._frames import (
+    CALL_REMOVED,
     IMPORT_NAME,
     INTERNAL,
     Location,
@@ -487,14 +488,19 @@ class Guard:
                 origin = spec_origin(None, namespace)
             # The importing statement: for an import statement it sits right above
             # importlib's _find_and_load, 5 frames up (exec_module, _load_unlocked,
-            # _find_and_load_unlocked, _find_and_load): looking there first saves building
-            # frame objects for the importlib frames in between.
+            # _find_and_load_unlocked, _find_and_load), and 7 for a submodule that a
+            # ``from package import submodule`` loads (past _call_with_frames_removed and
+            # _handle_fromlist): looking there first saves building frame objects for the
+            # importlib frames in between.
             try:
                 user = sys._getframe(5)
+                code = user.f_code
+                if code is CALL_REMOVED:
+                    user = sys._getframe(7)
+                    code = user.f_code
             except ValueError:
                 user = None
             if user is not None:
-                code = user.f_code
                 known = INTERNAL.get(code.co_filename)
                 if known is None or (known is False and code.co_code[user.f_lasti] != IMPORT_NAME):
                     user = user_frame(sys._getframe(1))  # anything unusual: walk it all

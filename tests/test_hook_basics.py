@@ -68,6 +68,37 @@ def test_failing_module_keeps_record_and_traceback(tmp_path: Path) -> None:
     assert guarded.record("bad")["outcome"] == "ValueError"
 
 
+def test_location_of_each_way_a_module_is_loaded(tmp_path: Path) -> None:
+    """The importing statement's ``file:line`` for an import statement, the submodules a
+    from-import loads (found past importlib's ``_handle_fromlist``), ``import_module()``
+    and a bare ``__import__()`` call."""
+    files = {
+        "pkg/__init__.py": """
+            \"\"\"Package.\"\"\"
+            from . import a, b
+            from .sub import c
+            import importlib
+            importlib.import_module("pkg.d")
+            import pkg.e as e
+            __import__("pkg.f")
+        """,
+        **{f"pkg/{name}.py": "" for name in "abdef"},
+        "pkg/sub/__init__.py": "",
+        "pkg/sub/c.py": "",
+    }
+    out = run(tmp_path, files, "import pkg")
+    assert {r["name"]: r["location"] for r in out.imports if r["name"].startswith("pkg")} == {
+        "pkg": "<scenario>:1",
+        "pkg.a": "pkg/__init__.py:2",
+        "pkg.b": "pkg/__init__.py:2",
+        "pkg.sub": "pkg/__init__.py:3",
+        "pkg.sub.c": "pkg/__init__.py:3",
+        "pkg.d": "pkg/__init__.py:5",
+        "pkg.e": "pkg/__init__.py:6",
+        "pkg.f": "pkg/__init__.py:7",
+    }
+
+
 def test_finished_records_are_untracked_tuples(tmp_path: Path) -> None:
     """SPEC §7: finished records are kept as tuples of atomic values, which the garbage
     collector stops tracking; ``Guard.records`` rebuilds ``ImportRecord`` objects."""

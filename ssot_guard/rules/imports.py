@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._errors import GuardAttributeError, GuardImportError
 from .._events import ChainLink
-from .._frames import Location, display_path, internal, user_frame, user_location
+from .._frames import CALL_REMOVED, Location, display_path, internal, user_frame, user_location
 from .._hook import missing_attribute, module_dict
 from .._participant import Participant
 from . import _imports_inspect as _inspect
@@ -94,10 +94,14 @@ class _WatchedSpec(ModuleSpec):
                 if not rules.enabled:
                     rules._unwatch(frame)
                 else:
-                    try:
-                        rules._spec(frame, sys._getframe(1))
-                    except Exception as failure:
-                        rules.guard.internal_error(rules.feature, failure)
+                    caller = sys._getframe(1)
+                    # Not the parent package that __import__ returns to _handle_fromlist,
+                    # which discards it (one per ``from package import submodule``).
+                    if caller.f_code is not CALL_REMOVED:
+                        try:
+                            rules._spec(frame, caller)
+                        except Exception as failure:
+                            rules.guard.internal_error(rules.feature, failure)
         try:
             return self.__dict__["_initializing"]
         except KeyError:
