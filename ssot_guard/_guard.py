@@ -37,6 +37,7 @@ from ._hook import (
     LoaderProxy,
     ThreadState,
     module_dict,
+    new_frame,
     now_ns,
     set_active_guard,
     spec_origin,
@@ -97,8 +98,8 @@ class Guard:
         self.scope = Scope(settings.packages, settings.project_root)
         self.policy = Policy(logger)
         self.events = EventStore()
-        #: Records of executing modules, and finished ones as ``ImportRecord.as_tuple()``.
-        self._records: list[ImportRecord | tuple[Any, ...]] = []
+        #: Executing modules' frames, and finished records as ``ImportRecord.as_tuple()``.
+        self._records: list[ExecFrame | tuple[Any, ...]] = []
         self.preloaded: list[str] = []
         self.executing: dict[str, ExecFrame] = {}
         self.installed = False
@@ -135,7 +136,7 @@ class Guard:
     def records(self) -> list[ImportRecord]:
         """Every recorded import, in the order the module bodies started (a new list)."""
         return [
-            ImportRecord(*entry) if type(entry) is tuple else entry  # type: ignore[misc]
+            ImportRecord(*(entry.as_tuple() if isinstance(entry, ExecFrame) else entry))
             for entry in list(self._records)
         ]
 
@@ -439,7 +440,7 @@ class Guard:
     def _record_namespace(self, spec: ModuleSpec) -> None:
         state = self._state
         stack = state.stack
-        parent = stack[-1].record.name if stack else None
+        parent = stack[-1].name if stack else None
         location = user_location(sys._getframe(1))
         record = ImportRecord(
             seq=next(self._seq),
@@ -508,35 +509,12 @@ class Guard:
                     user = user_frame(user)  # import_module(), from-list submodules
             else:
                 user = user_frame(sys._getframe(1))
-            stack = state.stack
             scope = self.scope
             if scope.packages:
                 first_party = name in scope._names or name.startswith(scope._prefixes)
             else:
                 first_party = scope.path_is_first_party(origin)
-            started = now_ns()
-            record = ImportRecord(
-                next(self._seq),
-                name,
-                stack[-1].record.name if stack else None,
-                origin,
-                state.thread_name,
-                len(stack),
-                (started - self._t0) // 1000,
-                first_party,
-                user.f_code.co_filename if user is not None else None,
-                user.f_lineno if user is not None else 0,
-                0,
-                0,
-                "ok",
-                reload,
-            )
-            records = self._records
-            records.append(record)
-            frame = ExecFrame(record, module, _get_ident(), started)
-            frame.index = len(records) - 1
-            stack.append(frame)
-            self.executing[name] = frame
+            frame = self._push(state, name, origin, first_party, module, user, reload)
         except Exception as error:
             self.internal_error("finder", error)
             return None
@@ -548,13 +526,56 @@ class Guard:
                     self.internal_error(participant.feature, error)
         return frame
 
+    def _push(
+        self,
+        state: ThreadState,
+        name: str,
+        origin: str,
+        first_party: bool,
+        module: ModuleType,
+        user: FrameType | None,
+        reload: bool,
+    ) -> ExecFrame:
+        """Open the frame and its record, and put it on the thread's stack."""
+        stack = state.stack
+        started = now_ns()
+        frame: ExecFrame = new_frame(ExecFrame)
+        frame.seq = next(self._seq)
+        frame.name = name
+        frame.parent = stack[-1].name if stack else None
+        frame.origin = origin
+        frame.thread = state.thread_name
+        frame.depth = len(stack)
+        frame.start_us = (started - self._t0) // 1000
+        frame.first_party = first_party
+        if user is not None:
+            frame.location_file = user.f_code.co_filename
+            frame.location_line = user.f_lineno
+        else:
+            frame.location_file = None
+            frame.location_line = 0
+        frame.cumulative_us = frame.self_us = frame.children_ns = 0
+        frame.outcome = "ok"
+        frame.reload = reload
+        frame.deferred = False
+        frame.module = module
+        frame.thread_id = _get_ident()
+        frame.started_ns = started
+        frame.notes = frame.watch = None
+        records = self._records
+        records.append(frame)
+        frame.index = len(records) - 1
+        stack.append(frame)
+        self.executing[name] = frame
+        return frame
+
     def _abandon(self, module: ModuleType) -> None:
         """Drop a frame of *module* that :meth:`_enter` pushed but could not return."""
         stack = self._state.stack
         if stack and stack[-1].module is module:
             frame = stack.pop()
-            if self.executing.get(frame.record.name) is frame:
-                del self.executing[frame.record.name]
+            if self.executing.get(frame.name) is frame:
+                del self.executing[frame.name]
 
     def _leave(self, frame: ExecFrame, module: ModuleType, error: BaseException | None) -> None:
         """Pop the module, finish its record, let participants look, then maybe flush."""
@@ -562,26 +583,23 @@ class Guard:
         stack = state.stack
         elapsed = now_ns() - frame.started_ns
         try:
-            record = frame.record
-            record.cumulative_us = elapsed // 1000
+            frame.cumulative_us = elapsed // 1000
             own = elapsed - frame.children_ns
-            record.self_us = own // 1000 if own > 0 else 0
+            frame.self_us = own // 1000 if own > 0 else 0
             if error is not None:
-                record.outcome = type(error).__name__
-            hooks = self._after_hooks
-            if hooks:
-                for participant in hooks:
-                    if participant.enabled:
-                        try:
-                            participant.after_exec(frame, module, error)
-                        except Exception as failure:
-                            self.internal_error(participant.feature, failure)
+                frame.outcome = type(error).__name__
+            for participant in self._after_hooks:
+                if participant.enabled:
+                    try:
+                        participant.after_exec(frame, module, error)
+                    except Exception as failure:
+                        self.internal_error(participant.feature, failure)
         finally:
             if stack and stack[-1] is frame:
                 stack.pop()
             elif frame in stack:  # pragma: no cover - a participant left the stack odd
                 stack.remove(frame)
-            name = frame.record.name
+            name = frame.name
             executing = self.executing
             if executing.get(name) is frame:
                 del executing[name]
@@ -589,8 +607,8 @@ class Guard:
                 stack[-1].children_ns += elapsed
             records = self._records
             index = frame.index
-            if 0 <= index < len(records) and records[index] is record:
-                records[index] = record.as_tuple()
+            if 0 <= index < len(records) and records[index] is frame:
+                records[index] = frame.as_tuple()
             else:
                 self._finish(frame)
         if (self._buffered or self._unlogged_internal) and not stack:
@@ -601,10 +619,9 @@ class Guard:
         """Keep a finished record as a tuple where another thread moved it (rare: it
         appended between our append and ``len()``)."""
         records = self._records
-        record = frame.record
-        index = next((i for i, r in enumerate(records) if r is record), -1)
+        index = next((i for i, r in enumerate(records) if r is frame), -1)
         if index >= 0:
-            records[index] = record.as_tuple()
+            records[index] = frame.as_tuple()
 
     def _record_dict(self, record: ImportRecord) -> dict[str, Any]:
         return {
@@ -685,26 +702,11 @@ class Guard:
             origin = (
                 (spec.origin if spec is not None else None) or run_globals.get("__file__") or script
             )
-            stack = state.stack
-            started = now_ns()
-            record = ImportRecord(
-                seq=next(self._seq),
-                name=name,
-                parent=stack[-1].record.name if stack else None,
-                origin=os.path.abspath(origin) if origin else "unknown",
-                thread=threading.current_thread().name,
-                depth=len(stack),
-                start_us=(started - self._t0) // 1000,
-                # ``-m app.cli`` runs as ``__main__``: scope by the module's real name.
-                first_party=self.scope.is_first_party(getattr(spec, "name", None) or name, origin),
-            )
-            records = self._records
-            records.append(record)
-            frame = ExecFrame(record, module, threading.get_ident(), started)
-            frame.index = len(records) - 1
+            # ``-m app.cli`` runs as ``__main__``: scope by the module's real name.
+            first_party = self.scope.is_first_party(getattr(spec, "name", None) or name, origin)
+            origin = os.path.abspath(origin) if origin else "unknown"
+            frame = self._push(state, name, origin, first_party, module, None, False)
             frame.notes = {"runpy": True}
-            stack.append(frame)
-            self.executing[name] = frame
             return frame
         except Exception as error:
             self.internal_error("runpy", error)

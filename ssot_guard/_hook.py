@@ -148,42 +148,42 @@ class ImportRecord:
         return Location(self.location_file, self.location_line, self.parent)
 
 
-class ExecFrame:
-    """A module whose body is executing, on its thread's import stack."""
+class ExecFrame(ImportRecord):
+    """A module whose body is executing, on its thread's import stack: its import record
+    while it runs, plus the guard's and the rules' bookkeeping.
+
+    Built without an ``__init__`` call and filled by ``Guard._push`` (one per import,
+    SPEC §7 budget).
+    """
 
     __slots__ = (
         "children_ns",
         "index",
         "module",
         "notes",
-        "record",
         "started_ns",
         "thread_id",
         "watch",
     )
 
-    def __init__(
-        self, record: ImportRecord, module: ModuleType, thread_id: int, started_ns: int
-    ) -> None:
-        self.record = record
-        self.module = module
-        self.thread_id = thread_id
-        self.started_ns = started_ns
-        self.children_ns = 0
-        #: Where the record sits in the guard's record list (it becomes a tuple there when
-        #: the body ends).
-        self.index = -1
-        #: Free slots for participants (``{"runpy": True}`` for ``__main__``), or None.
-        self.notes: dict[str, Any] | None = None
-        #: What the import rules changed while the body runs (restored by them), or None.
-        self.watch: Any = None
+    #: Where the record sits in the guard's record list (it becomes a tuple there when
+    #: the body ends).
+    index: int
+    module: ModuleType
+    thread_id: int
+    started_ns: int
+    children_ns: int
+    #: Free slots for participants (``{"runpy": True}`` for ``__main__``), or None.
+    notes: dict[str, Any] | None
+    #: What the import rules changed while the body runs (restored by them), or None.
+    watch: Any
 
     def __repr__(self) -> str:
-        return f"<ExecFrame {self.record.name} depth={self.record.depth}>"
+        return f"<ExecFrame {self.name} depth={self.depth}>"
 
-    @property
-    def name(self) -> str:
-        return self.record.name
+
+#: Builds an :class:`ExecFrame` without an ``__init__`` call (``Guard._push`` fills it).
+new_frame = object.__new__
 
 
 class ThreadState(threading.local):

@@ -311,7 +311,7 @@ class ImportRules(Participant):
         # Runs once per import: the common case avoids method calls (SPEC §7 budget).
         if self._handoffs_waiting:
             self._check_handoffs()
-        record = frame.record
+        record = frame
         if id(sys.modules.get("__main__")) != self._main[0]:
             self._remember_main()
         origin = record.origin
@@ -331,11 +331,11 @@ class ImportRules(Participant):
         executing = self.guard.executing
         if record.parent is not None:
             parent = executing.get(record.parent)
-            if parent is not None and parent.watch is None and parent.record.first_party:
+            if parent is not None and parent.watch is None and parent.first_party:
                 self._watch(parent)
         if len(executing) > record.depth + 1:
             for other in list(executing.values()):
-                if other.watch is None and other.record.first_party:
+                if other.watch is None and other.first_party:
                     self._watch(other)
 
     def _watch(self, frame: ExecFrame) -> None:
@@ -361,7 +361,7 @@ class ImportRules(Participant):
     def after_exec(self, frame: ExecFrame, module: ModuleType, error: BaseException | None) -> None:
         if frame.watch is not None:
             self._unwatch(frame)
-        if self._deep and error is None and frame.record.first_party:
+        if self._deep and error is None and frame.first_party:
             if type(module) is ModuleType:
                 self._attach_deep(module)
         frame_notes = frame.notes
@@ -373,7 +373,7 @@ class ImportRules(Participant):
             self._check_handoffs()
         if self._noted:
             notes = self._local.notes
-            for key in [key for key in notes if key[0] == frame.record.name]:
+            for key in [key for key in notes if key[0] == frame.name]:
                 del notes[key]
 
     def _unwatch(self, frame: ExecFrame) -> None:
@@ -455,7 +455,7 @@ class ImportRules(Participant):
         kind = _inspect.access_kind(caller)  # (the miss hook has skipped quiet callers)
         if kind is None:
             return None
-        modname = frame.record.name
+        modname = frame.name
         if frame.thread_id != threading.get_ident():
             self._cross_thread(frame, name, caller)
             return None
@@ -480,7 +480,7 @@ class ImportRules(Participant):
         if severity == "error":
             text = f"{message} ({note})"
             if kind == _inspect.FROM:
-                return GuardImportError(text, name=modname, path=frame.record.origin)
+                return GuardImportError(text, name=modname, path=frame.origin)
             return GuardAttributeError(text, name=name, obj=module)
         if kind == _inspect.FROM:
             self._local.notes[(modname, name)] = note
@@ -516,7 +516,7 @@ class ImportRules(Participant):
         return message, note
 
     def _spec(self, frame: ExecFrame, caller: FrameType) -> None:
-        modname = frame.record.name
+        modname = frame.name
         at: FrameType | None = caller
         code = caller.f_code
         filename = code.co_filename
@@ -568,7 +568,7 @@ class ImportRules(Participant):
         """``from m import a, b`` of a partial ``m``: the names it already defines are handed
         out now (SSOT002; SSOT008 from another thread). Names it lacks are the miss hook's;
         submodules are imported, not read."""
-        modname = frame.record.name
+        modname = frame.name
         if caller.f_globals.get("__name__") == modname:
             return  # the module's own body
         module = frame.module
@@ -600,7 +600,7 @@ class ImportRules(Participant):
         stack = guard._state.stack
         if frame not in stack or stack[-1] is frame:
             return  # not a cycle: the module's own body is the innermost import
-        modname = frame.record.name
+        modname = frame.name
         chain = self._chain(frame)
         what = f"'{name}'" if name is not None else "the module object"
         fields: dict[str, Any] = {"attribute": name} if name is not None else {}
@@ -623,8 +623,8 @@ class ImportRules(Participant):
         if frame in stack:
             index = stack.index(frame)
             if index + 1 < len(stack):
-                entered = stack[index + 1].record
-        return self._detail_in(frame.record.name, frame.record.origin, entered, name)
+                entered = stack[index + 1]
+        return self._detail_in(frame.name, frame.origin, entered, name)
 
     def _detail_in(self, modname: str, origin: str, entered: ImportRecord | None, name: str) -> str:
         """*entered*: the import made by the partial module's body that led to the read."""
@@ -660,17 +660,16 @@ class ImportRules(Participant):
         chain: tuple[ChainLink, ...],
         name: str | None,
     ) -> None:
-        modname = frame.record.name
+        modname = frame.name
         what = f"'{name}' was read from" if name is not None else "the import received"
-        fields: dict[str, Any] = {"owner_thread": frame.record.thread}
+        fields: dict[str, Any] = {"owner_thread": frame.thread}
         if name is not None:
             fields["attribute"] = name
         self.guard.violation(
             "SSOT008",
             subject=modname,
             message=(
-                f"{what} {modname} while its body was still executing in thread "
-                f"{frame.record.thread}"
+                f"{what} {modname} while its body was still executing in thread {frame.thread}"
             ),
             location=location,
             chain=chain,
@@ -691,10 +690,8 @@ class ImportRules(Participant):
 
     def _thread_chain(self, frame: ExecFrame) -> tuple[ChainLink, ...]:
         display = self.guard.display
-        links = [ChainLink(frame.record.name, display(frame.record.where))]
-        links.extend(
-            ChainLink(f.record.name, display(f.record.where)) for f in self.guard._state.stack
-        )
+        links = [ChainLink(frame.name, display(frame.where))]
+        links.extend(ChainLink(f.name, display(f.where)) for f in self.guard._state.stack)
         return tuple(links)
 
     # ------------------------------------------------------------------ SSOT009
@@ -812,11 +809,11 @@ class ImportRules(Participant):
         display = guard.display
         chain = (
             ChainLink(modname, None),
-            *(ChainLink(f.record.name, display(f.record.where)) for f in stack),
+            *(ChainLink(f.name, display(f.where)) for f in stack),
         )
         file = module_dict(module).get("__file__")
         origin = file if isinstance(file, str) else ""
-        detail = self._detail_in(modname, origin, stack[0].record if stack else None, name)
+        detail = self._detail_in(modname, origin, stack[0] if stack else None, name)
         message, note = self._partial_access(modname, name, True, location, chain, detail)
         strict = None
         if severity == "error":
@@ -852,7 +849,7 @@ class ImportRules(Participant):
     # ------------------------------------------------------------------ SSOT003
 
     def _double_import(self, frame: ExecFrame, key: str | None = None) -> None:
-        record = frame.record
+        record = frame
         if key is None:
             key = _file_key(record.origin)
             if key is None:
@@ -949,7 +946,7 @@ class ImportRules(Participant):
         display = self.guard.display
         stack = self.guard._state.stack
         frames = stack[stack.index(frame) :] if frame in stack else [frame]
-        return tuple(ChainLink(f.record.name, display(f.record.where)) for f in frames)
+        return tuple(ChainLink(f.name, display(f.where)) for f in frames)
 
     def _first_party_module(self, name: str, module: ModuleType) -> bool:
         file = module_dict(module).get("__file__")

@@ -268,7 +268,7 @@ class CompatShims(Participant):
         if self._alias_blanks and id(module) in self._alias_blanks:
             self._alias_blanks.discard(id(module))  # our alias body, not a real module
             return
-        name = frame.record.name
+        name = frame.name
         if error is not None or name not in self._by_module:
             return
         current = sys.modules.get(name)
