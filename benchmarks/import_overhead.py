@@ -12,6 +12,7 @@ of the per-pair ratios is the result. Budget: <= 1.03.
     python benchmarks/import_overhead.py --profile      # cProfile of one guarded child
     python benchmarks/import_overhead.py --memory       # bytes per import record
     python benchmarks/import_overhead.py --core         # also: recorder without rule families
+    python benchmarks/import_overhead.py --floor        # also: install alone, mechanism floor
     python benchmarks/import_overhead.py --instructions # also: instruction counts (valgrind)
 
 Bytecode caches are written by a warm-up run of each kind first, so the measured runs
@@ -146,6 +147,12 @@ def generate(root: Path, modules: int, seed: int = 1) -> int:
 
 CHILD = """
 import sys
+if sys.argv[1] == "installed":  # diagnostics: importing and installing the guard, nothing else
+    import ssot_guard
+    ssot_guard.install(mode="warn", packages=[{package!r}])
+    ssot_guard.uninstall()
+elif sys.argv[1] == "floor":  # diagnostics: the mechanism alone (see FLOOR)
+    import ssot_floor
 if sys.argv[1] in ("guard", "core"):
     import ssot_guard
     guard = ssot_guard.install(mode="warn", packages=[{package!r}])
@@ -164,10 +171,54 @@ if sys.argv[1] == "guard" and len(sys.argv) > 2:
 """
 
 
+#: The floor of SPEC §3.1's mechanism, without ssot_guard: a finder in front of
+#: ``sys.meta_path`` that asks the finders behind it, and a wrapt proxy per loader that puts
+#: the loader back, times the module body and keeps (name, start, duration). No parent,
+#: stack, location, thread or rule: what any recorder built this way pays first.
+FLOOR = """
+import sys
+import time
+import wrapt
+
+_now = time.perf_counter_ns
+_kept = []
+
+class _Proxy(getattr(wrapt, "BaseObjectProxy", wrapt.ObjectProxy)):
+    def create_module(self, spec):
+        return self.__wrapped__.create_module(spec)
+
+    def exec_module(self, module):
+        inner = self.__wrapped__
+        spec = module.__spec__
+        if spec.loader is self:
+            spec.loader = inner
+        module.__loader__ = inner
+        started = _now()
+        inner.exec_module(module)
+        _kept.append((spec.name, started, _now() - started))
+
+class _Finder:
+    def find_spec(self, fullname, path=None, target=None):
+        for finder in sys.meta_path[1:]:
+            find = getattr(finder, "find_spec", None)
+            spec = find(fullname, path, target) if find is not None else None
+            if spec is not None:
+                if hasattr(spec.loader, "exec_module"):
+                    spec.loader = _Proxy(spec.loader)
+                return spec
+        return None
+
+sys.meta_path.insert(0, _Finder())
+"""
+
+
 def write_child(root: Path) -> Path:
     stdlib = "\n".join(f"import {name}" for name in STDLIB)
     path = root / "child.py"
     path.write_text(CHILD.format(package=PACKAGE, stdlib=stdlib))
+    # A module, not code exec'd into the child's __main__: that measured 4-8 % slower
+    # for the same code (cause not found).
+    (root / "ssot_floor.py").write_text(FLOOR)
     return path
 
 
@@ -220,9 +271,6 @@ snapshot = tracemalloc.take_snapshot().filter_traces(
 total = sum(stat.size for stat in snapshot.statistics("filename"))
 print(json.dumps({{"records": len(guard.records), "bytes": total}}))
 """
-
-
-_CALLGRIND = ("valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null")
 
 
 _CALLGRIND = ("valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null")
@@ -286,6 +334,16 @@ def profile(python: str, child: Path, top: int) -> str:
     return subprocess.run([python, "-c", code], capture_output=True, text=True, check=True).stdout
 
 
+#: Diagnostic child kinds, each measured against the same pair's plain child, and the
+#: option that asks for them.
+DIAGNOSTICS = (("installed", "floor"), ("floor", "floor"), ("core", "core"))
+DIAGNOSTIC_LABELS = {
+    "installed": "guard imported and installed, then uninstalled",
+    "floor": "floor: delegating finder + wrapt loader proxy, no ssot_guard",
+    "core": "recorder alone (rule families removed)",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--modules", type=int, default=3000, help="first-party modules")
@@ -295,6 +353,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory", action="store_true", help="measure bytes per record")
     parser.add_argument(
         "--core", action="store_true", help="also measure the recorder without rule families"
+    )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also measure importing and installing the guard alone, and the mechanism's floor",
     )
     parser.add_argument(
         "--instructions",
@@ -322,15 +385,18 @@ def main(argv: list[str] | None = None) -> int:
         plain: list[float] = []
         guarded: list[float] = []
         ratios: list[float] = []
-        core_ratios: list[float] = []
+        extra = [mode for mode, wanted in DIAGNOSTICS if getattr(args, wanted)]
+        for mode in extra:
+            cpu_seconds(args.python, child, mode)  # warm-up
+        extra_ratios: dict[str, list[float]] = {mode: [] for mode in extra}
         for _ in range(args.runs):
             a = cpu_seconds(args.python, child, "plain")
             b = cpu_seconds(args.python, child, "guard")
             plain.append(a)
             guarded.append(b)
             ratios.append(b / a)
-            if args.core:
-                core_ratios.append(cpu_seconds(args.python, child, "core") / a)
+            for mode in extra:
+                extra_ratios[mode].append(cpu_seconds(args.python, child, mode) / a)
         result = {
             "python": subprocess.run(
                 [args.python, "-c", "import platform; print(platform.python_version())"],
@@ -348,8 +414,8 @@ def main(argv: list[str] | None = None) -> int:
             "ratio_of_medians": round(statistics.median(guarded) / statistics.median(plain), 4),
             "budget": 1.03,
         }
-        if args.core:
-            result["core_ratio_median"] = round(statistics.median(core_ratios), 4)
+        for mode in extra:
+            result[f"{mode}_ratio_median"] = round(statistics.median(extra_ratios[mode]), 4)
         if args.instructions:
             modes = ("plain", "guard", "core") if args.core else ("plain", "guard")
             counts = instructions(args.python, child, modes)
@@ -376,8 +442,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"median CPU-time ratio (guarded / plain): {result['ratio_median']:.3f} "
                 f"(budget <= 1.03)"
             )
-            if args.core:
-                print(f"recorder alone (rule families removed): {result['core_ratio_median']:.3f}")
+            for mode in extra:
+                print(f"{DIAGNOSTIC_LABELS[mode]}: {result[f'{mode}_ratio_median']:.3f}")
             if args.instructions:
                 counts = result["instructions"]
                 print(
