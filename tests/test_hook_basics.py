@@ -69,9 +69,9 @@ def test_failing_module_keeps_record_and_traceback(tmp_path: Path) -> None:
 
 
 def test_location_of_each_way_a_module_is_loaded(tmp_path: Path) -> None:
-    """The importing statement's ``file:line`` for an import statement, the submodules a
-    from-import loads (found past importlib's ``_handle_fromlist``), ``import_module()``
-    and a bare ``__import__()`` call."""
+    """The importing statement's ``file:line`` for an import statement, the parents of a
+    dotted import, the submodules a from-import loads (found past importlib's
+    ``_handle_fromlist``), ``import_module()`` and a bare ``__import__()`` call."""
     files = {
         "pkg/__init__.py": """
             \"\"\"Package.\"\"\"
@@ -85,9 +85,17 @@ def test_location_of_each_way_a_module_is_loaded(tmp_path: Path) -> None:
         **{f"pkg/{name}.py": "" for name in "abdef"},
         "pkg/sub/__init__.py": "",
         "pkg/sub/c.py": "",
+        "other/__init__.py": "",
+        "other/deep/__init__.py": "",
+        "other/deep/leaf.py": "",
     }
-    out = run(tmp_path, files, "import pkg")
-    assert {r["name"]: r["location"] for r in out.imports if r["name"].startswith("pkg")} == {
+    out = run(tmp_path, files, "import pkg\nimport other.deep.leaf")
+    locations = {r["name"]: r["location"] for r in out.imports}
+    # Parents that a dotted import loads first: importlib imports them one by one.
+    assert [locations[name] for name in ("other", "other.deep", "other.deep.leaf")] == [
+        "<scenario>:2"
+    ] * 3
+    assert {name: where for name, where in locations.items() if name.startswith("pkg")} == {
         "pkg": "<scenario>:1",
         "pkg.a": "pkg/__init__.py:2",
         "pkg.b": "pkg/__init__.py:2",
