@@ -8,7 +8,6 @@ only on a code object and an offset are cached: the same statement is classified
 from __future__ import annotations
 
 import ast
-import difflib
 import dis
 import linecache
 import re
@@ -284,6 +283,8 @@ def suggest(
         return f"{defining[0][1]}.{name}", "moved"
     source = sys.modules.get(module_name)
     if source is not None:
+        import difflib  # an error path: not imported at start-up
+
         names = [key for key in module_dict(source) if not key.startswith("_")]
         close = difflib.get_close_matches(name, names, n=1, cutoff=0.7)
         if close:
