@@ -107,6 +107,35 @@ def test_location_of_each_way_a_module_is_loaded(tmp_path: Path) -> None:
     }
 
 
+def test_from_import_submodules_need_no_frame_walk(tmp_path: Path) -> None:
+    """SPEC §7: the statement that loads a package's submodules is found without walking
+    importlib's frames, except for the first import from a file the guard has not seen."""
+    files = {
+        "pkg/__init__.py": "from . import a, b, c\nfrom . import d\n",
+        **{f"pkg/{name}.py": "" for name in "abcd"},
+    }
+    snippet = """
+        from ssot_guard import _guard
+        walks = []
+        original = _guard.user_frame
+        def counting(start=None):
+            found = original(start)
+            walks.append(found.f_code.co_filename.rsplit("/", 1)[-1] if found else None)
+            return found
+        _guard.user_frame = counting
+        import pkg
+        result["walks"] = walks
+    """
+    out = run(tmp_path, files, snippet)
+    assert out.result["walks"] == ["<scenario>", "__init__.py"]
+    assert [r["location"] for r in out.imports if r["name"].startswith("pkg.")] == [
+        "pkg/__init__.py:1",
+        "pkg/__init__.py:1",
+        "pkg/__init__.py:1",
+        "pkg/__init__.py:2",
+    ]
+
+
 def test_finished_records_are_untracked_tuples(tmp_path: Path) -> None:
     """SPEC §7: finished records are kept as tuples of atomic values, which the garbage
     collector stops tracking; ``Guard.records`` rebuilds ``ImportRecord`` objects."""
