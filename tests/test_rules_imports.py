@@ -663,3 +663,28 @@ def test_a_module_is_watched_only_once_another_module_executes_inside_it(tmp_pat
     assert guarded.result["after"] == plain.result["after"] == ["ModuleSpec", "ModuleSpec"]
     assert guarded.result["getattr"] == plain.result["getattr"] == [False, False]
     assert guarded.events == []
+
+
+def test_hand_outs_to_importlib_are_not_classified(tmp_path: Path) -> None:
+    """SPEC §7: loading ``pkg.b`` for ``from . import b`` hands the partial ``pkg`` back to
+    importlib's ``_handle_fromlist``, which discards it; only the import statement's own
+    hand-out of the watched package reaches the SSOT002 classifier."""
+    files = {
+        "pkg/__init__.py": "from . import a, b, c\nfrom . import d\n",
+        **{f"pkg/{name}.py": "" for name in "abcd"},
+    }
+    snippet = """
+        import ssot_guard.rules.imports as rules_module
+        rules = rules_module._RULES
+        seen = []
+        original = rules._spec
+        def counting(frame, caller):
+            seen.append((frame.name, caller.f_code.co_name, caller.f_lineno))
+            return original(frame, caller)
+        rules._spec = counting
+        import pkg
+        result["seen"] = seen
+    """
+    out = run(tmp_path, files, snippet)
+    assert out.result["seen"] == [["pkg", "<module>", 2]]
+    assert out.events == []
