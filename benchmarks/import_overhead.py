@@ -334,6 +334,14 @@ def profile(python: str, child: Path, top: int) -> str:
     return subprocess.run([python, "-c", code], capture_output=True, text=True, check=True).stdout
 
 
+def middle_half(ratios: list[float]) -> tuple[float, float]:
+    """The first and third quartiles: how far one pair's ratio can be trusted."""
+    if len(ratios) < 2:
+        return (round(ratios[0], 4), round(ratios[0], 4))
+    first, _median, third = statistics.quantiles(ratios, n=4)
+    return (round(first, 4), round(third, 4))
+
+
 #: Diagnostic child kinds, each measured against the same pair's plain child, and the
 #: option that asks for them.
 DIAGNOSTICS = (("installed", "floor"), ("floor", "floor"), ("core", "core"))
@@ -411,6 +419,7 @@ def main(argv: list[str] | None = None) -> int:
             "plain_cpu_s_median": round(statistics.median(plain), 4),
             "guarded_cpu_s_median": round(statistics.median(guarded), 4),
             "ratio_median": round(statistics.median(ratios), 4),
+            "ratio_middle_half": middle_half(ratios),
             "ratio_of_medians": round(statistics.median(guarded) / statistics.median(plain), 4),
             "budget": 1.03,
         }
@@ -438,9 +447,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"CPU time, median of {args.runs}: plain {result['plain_cpu_s_median']:.3f} s, "
                 f"guarded {result['guarded_cpu_s_median']:.3f} s"
             )
+            low, high = result["ratio_middle_half"]
             print(
                 f"median CPU-time ratio (guarded / plain): {result['ratio_median']:.3f} "
-                f"(budget <= 1.03)"
+                f"(budget <= 1.03; middle half of the pairs {low:.3f}-{high:.3f})"
             )
             for mode in extra:
                 print(f"{DIAGNOSTIC_LABELS[mode]}: {result[f'{mode}_ratio_median']:.3f}")
