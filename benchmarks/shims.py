@@ -45,6 +45,7 @@ def _module(name: str, body: dict[str, object]) -> types.ModuleType:
 def _workloads(name: str) -> dict[str, Callable[[int], float]]:
     namespace: dict[str, object] = {}
     source = f"""
+import time
 import {name} as m
 
 def from_import(calls):
