@@ -35,3 +35,37 @@ def test_import_overhead_smoke_run() -> None:
     assert all(isinstance(result[key], float) and result[key] > 0 for key in ratios)
     low, high = result["ratio_middle_half"]
     assert low == high == result["ratio_median"]
+
+
+def _bench(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(REPO_ROOT / "benchmarks" / script), *args],
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_timing_benchmarks_smoke_run() -> None:
+    """Tiny runs: no traceback and the full table. Their budgets are timing checks (exit 1
+    when over), which a smoke run on a loaded machine must not judge."""
+    attribute = _bench("attribute_access.py", "--reads=2000", "--rounds=1", "--tolerance=100")
+    assert attribute.returncode == 0, attribute.stderr
+    rows = [line.split()[0] for line in attribute.stdout.splitlines() if "ns/op" in line]
+    assert rows == ["attr", "from", "raise"]
+    expected = {
+        "instantiation.py": "singleton, cached instance",
+        "shims.py": "SSOT006 events: 2, occurrences counted: 6000",
+    }
+    for script, line in expected.items():
+        proc = _bench(script, "--calls=2000", "--rounds=1")
+        assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr, proc.stderr
+        assert line in proc.stdout
+
+
+def test_check_jobs_smoke_run() -> None:
+    proc = _bench("check_jobs.py", "--modules=5", "--jobs", "1", "--no-fork")
+    assert proc.returncode == 0, proc.stderr
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("   1 ")]
+    assert len(rows) == 1 and rows[0].endswith("(1 failed, as generated)")
