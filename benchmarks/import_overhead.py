@@ -397,6 +397,7 @@ def main(argv: list[str] | None = None) -> int:
         for mode in extra:
             cpu_seconds(args.python, child, mode)  # warm-up
         extra_ratios: dict[str, list[float]] = {mode: [] for mode in extra}
+        over_floor: list[float] = []
         for _ in range(args.runs):
             a = cpu_seconds(args.python, child, "plain")
             b = cpu_seconds(args.python, child, "guard")
@@ -405,6 +406,10 @@ def main(argv: list[str] | None = None) -> int:
             ratios.append(b / a)
             for mode in extra:
                 extra_ratios[mode].append(cpu_seconds(args.python, child, mode) / a)
+            if args.floor:
+                # Over the mechanism's floor: what the guard adds to what any recorder of
+                # this design pays (the floor child just ran, in this pair).
+                over_floor.append(ratios[-1] / extra_ratios["floor"][-1])
         result = {
             "python": subprocess.run(
                 [args.python, "-c", "import platform; print(platform.python_version())"],
@@ -425,6 +430,8 @@ def main(argv: list[str] | None = None) -> int:
         }
         for mode in extra:
             result[f"{mode}_ratio_median"] = round(statistics.median(extra_ratios[mode]), 4)
+        if over_floor:
+            result["guard_over_floor_median"] = round(statistics.median(over_floor), 4)
         if args.instructions:
             modes = ("plain", "guard", "core") if args.core else ("plain", "guard")
             counts = instructions(args.python, child, modes)
@@ -454,6 +461,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             for mode in extra:
                 print(f"{DIAGNOSTIC_LABELS[mode]}: {result[f'{mode}_ratio_median']:.3f}")
+            if over_floor:
+                print(f"guarded / floor: {result['guard_over_floor_median']:.3f}")
             if args.instructions:
                 counts = result["instructions"]
                 print(

@@ -33,6 +33,8 @@ def test_import_overhead_smoke_run() -> None:
     assert result["records"] > 52
     ratios = ("ratio_median", "installed_ratio_median", "floor_ratio_median", "core_ratio_median")
     assert all(isinstance(result[key], float) and result[key] > 0 for key in ratios)
+    over_floor = result["ratio_median"] / result["floor_ratio_median"]
+    assert abs(result["guard_over_floor_median"] - over_floor) < 1e-3  # one pair
     low, high = result["ratio_middle_half"]
     assert low == high == result["ratio_median"]
 
