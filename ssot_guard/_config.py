@@ -86,15 +86,6 @@ class CanonicalSpec(FrozenValue):
     def qualname(self) -> str:
         return self.path.rpartition(".")[2]
 
-    def _astuple(self) -> tuple[Any, ...]:
-        return (self.path, self.allow, self.singleton)
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__qualname__}(path={self.path!r}, allow={self.allow!r}, "
-            f"singleton={self.singleton!r})"
-        )
-
 
 class ShimSpec(FrozenValue):
     """One compat shim: ``old`` dotted name served by ``replacement`` (SPEC §4)."""
@@ -126,15 +117,6 @@ class ShimSpec(FrozenValue):
     @property
     def attribute(self) -> str:
         return self.old.rpartition(".")[2]
-
-    def _astuple(self) -> tuple[Any, ...]:
-        return (self.old, self.replacement, self.until, self.message)
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__qualname__}(old={self.old!r}, replacement={self.replacement!r}, "
-            f"until={self.until!r}, message={self.message!r})"
-        )
 
 
 #: Default of the ``Settings`` mappings: a new empty read-only mapping each (a dataclass
@@ -202,13 +184,6 @@ class Settings(FrozenValue):
         _set(self, "project_root", project_root)
         _set(self, "config_file", config_file)
         _set(self, "sources", MappingProxyType({}) if sources is _EMPTY else sources)
-
-    def _astuple(self) -> tuple[Any, ...]:
-        return tuple([getattr(self, name) for name in _SETTINGS_FIELDS])
-
-    def __repr__(self) -> str:
-        values = ", ".join(f"{name}={getattr(self, name)!r}" for name in _SETTINGS_FIELDS)
-        return f"{type(self).__qualname__}({values})"
 
     def severity(self, code: str) -> str:
         """Effective severity of a rule: its override, else the mode preset."""

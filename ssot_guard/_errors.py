@@ -68,22 +68,36 @@ def frozen_delattr(self: object, name: str) -> NoReturn:
     raise FrozenInstanceError(f"cannot delete field {name!r}")
 
 
-class FrozenValue:
-    """Base of the guard's immutable value classes (written out rather than ``@dataclass``,
-    which costs milliseconds at import): equality, hashing and pickling by ``_astuple()``,
-    assignment refused like a frozen dataclass."""
+class FieldValue:
+    """Base of the guard's value classes (written out rather than ``@dataclass``, which
+    costs milliseconds at import): ``__match_args__`` lists the fields in order; equality
+    and the repr follow them. Mutable, so unhashable."""
 
     __slots__ = ()
+    __match_args__: tuple[str, ...] = ()
 
     def _astuple(self) -> tuple[Any, ...]:
-        raise NotImplementedError
+        return tuple([getattr(self, name) for name in self.__match_args__])
+
+    def __repr__(self) -> str:
+        values = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__match_args__)
+        return f"{type(self).__qualname__}({values})"
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is self.__class__:
             return self._astuple() == other._astuple()
         return NotImplemented
 
-    def __hash__(self) -> int:
+    __hash__ = None  # type: ignore[assignment]
+
+
+class FrozenValue(FieldValue):
+    """An immutable :class:`FieldValue`: hashing and pickling by its fields, assignment
+    refused like a frozen dataclass."""
+
+    __slots__ = ()
+
+    def __hash__(self) -> int:  # type: ignore[override]  # immutable: hashable again
         return hash(self._astuple())
 
     __setattr__ = frozen_setattr

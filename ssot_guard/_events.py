@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any, Final
 
-from ._errors import frozen_delattr, frozen_setattr
+from ._errors import FieldValue, frozen_delattr, frozen_setattr
 from ._errors import set_field as _set
 from ._rules import BY_CODE
 
@@ -78,7 +78,7 @@ _EVENT_FIELDS: Final = (
 _NEW_DICT: Any = object()
 
 
-class Event:
+class Event(FieldValue):
     """One rule occurrence; ``count`` grows with repeats at the same (rule, subject, location)."""
 
     __slots__ = (
@@ -135,20 +135,6 @@ class Event:
         self.fields = {} if fields is _NEW_DICT else fields
         self.origin = origin
         self.at_us = at_us
-
-    def _astuple(self) -> tuple[Any, ...]:
-        return tuple([getattr(self, name) for name in _EVENT_FIELDS])
-
-    def __repr__(self) -> str:
-        values = ", ".join(f"{name}={getattr(self, name)!r}" for name in _EVENT_FIELDS)
-        return f"{type(self).__qualname__}({values})"
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is self.__class__:
-            return self._astuple() == other._astuple()
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
 
     @property
     def name(self) -> str:

@@ -39,15 +39,6 @@ class Rule(FrozenValue):
         _set(self, "family", family)
         _set(self, "summary", summary)
 
-    def _astuple(self) -> tuple[str, str, str, str]:
-        return (self.code, self.name, self.family, self.summary)
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__qualname__}(code={self.code!r}, name={self.name!r}, "
-            f"family={self.family!r}, summary={self.summary!r})"
-        )
-
     @property
     def event_name(self) -> str:
         return "ssot_guard." + self.name.replace("-", "_")
