@@ -1,4 +1,4 @@
-"""The cold-import benchmark still runs end to end (a smoke run, not a measurement)."""
+"""Every benchmark still runs end to end (smoke runs, not measurements)."""
 
 from __future__ import annotations
 
@@ -9,22 +9,19 @@ import sys
 from scenario import REPO_ROOT, child_env
 
 
-def test_import_overhead_smoke_run() -> None:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(REPO_ROOT / "benchmarks" / "import_overhead.py"),
-            "--runs=1",
-            "--modules=50",
-            "--core",
-            "--floor",
-            "--json",
-        ],
+def _bench(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(REPO_ROOT / "benchmarks" / script), *args],
         env=child_env(),
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def test_import_overhead_smoke_run() -> None:
+    args = ("--runs=1", "--modules=50", "--core", "--floor", "--json")
+    proc = _bench("import_overhead.py", *args)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     # One package of 50 modules, its __init__ and the application's root package; the
@@ -37,16 +34,6 @@ def test_import_overhead_smoke_run() -> None:
     assert abs(result["guard_over_floor_median"] - over_floor) < 1e-3  # one pair
     low, high = result["ratio_middle_half"]
     assert low == high == result["ratio_median"]
-
-
-def _bench(script: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(REPO_ROOT / "benchmarks" / script), *args],
-        env=child_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_timing_benchmarks_smoke_run() -> None:
