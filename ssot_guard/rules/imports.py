@@ -204,8 +204,8 @@ class ImportRules(Participant):
         #: Set once a note waited for its exception (``_Local.notes``): from then on each
         #: module's end clears its own leftovers.
         self._noted = False
-        #: normalised source path -> (first module name, its import record).
-        #: (only strings: the garbage collector does not track such a dict).
+        #: normalised source path -> the first module name it executed as (only strings:
+        #: the garbage collector does not track such a dict).
         self._files: dict[str, str] = {}
         self._main: tuple[int, object] = (0, None)
         self._reported_files: set[str] = set()
@@ -311,10 +311,9 @@ class ImportRules(Participant):
         # Runs once per import: the common case avoids method calls (SPEC §7 budget).
         if self._handoffs_waiting:
             self._check_handoffs()
-        record = frame
         if id(sys.modules.get("__main__")) != self._main[0]:
             self._remember_main()
-        origin = record.origin
+        origin = frame.origin
         if _POSIX and origin[:1] == "/" and "/." not in origin and "//" not in origin:
             file: str | None = origin  # _file_key's fast path, inlined
         else:
@@ -324,16 +323,16 @@ class ImportRules(Participant):
             if file in files:
                 self._double_import(frame, file)
             else:
-                files[file] = record.name
+                files[file] = frame.name
         # Watch lazily: hand-outs and misses of a partial module matter once another
         # module executes inside its body (every cycle has one), or once other threads
         # are executing modules too. A leaf module costs nothing more.
         executing = self.guard.executing
-        if record.parent is not None:
-            parent = executing.get(record.parent)
+        if frame.parent is not None:
+            parent = executing.get(frame.parent)
             if parent is not None and parent.watch is None and parent.first_party:
                 self._watch(parent)
-        if len(executing) > record.depth + 1:
+        if len(executing) > frame.depth + 1:
             for other in list(executing.values()):
                 if other.watch is None and other.first_party:
                     self._watch(other)
@@ -849,44 +848,43 @@ class ImportRules(Participant):
     # ------------------------------------------------------------------ SSOT003
 
     def _double_import(self, frame: ExecFrame, key: str | None = None) -> None:
-        record = frame
         if key is None:
-            key = _file_key(record.origin)
+            key = _file_key(frame.origin)
             if key is None:
                 return
             self._remember_main()
         first_name = self._files.get(key)
         if first_name is None:
-            self._files[key] = record.name
+            self._files[key] = frame.name
             return
-        if first_name == record.name or key in self._reported_files:
+        if first_name == frame.name or key in self._reported_files:
             return
         first_record = self._first_record(first_name, key)
-        display = self.guard.display(record.where)
+        display = self.guard.display(frame.where)
         first_location = self.guard.display(first_record.where) if first_record else None
         scope = self.guard.scope
         if not (
-            scope.is_first_party(first_name, record.origin)
-            or scope.is_first_party(record.name, record.origin)
+            scope.is_first_party(first_name, frame.origin)
+            or scope.is_first_party(frame.name, frame.origin)
         ):
             return
         self._reported_files.add(key)
         if self.guard.severity("SSOT003") == "off":
             return
-        shown = display_path(record.origin, self.guard.settings.project_root)
+        shown = display_path(frame.origin, self.guard.settings.project_root)
         # The importing statement, with its module's name (warnings need one: NOTES 3.2).
-        location = user_location(sys._getframe(1)) or record.where
+        location = user_location(sys._getframe(1)) or frame.where
         self.guard.violation(
             "SSOT003",
-            subject=record.name,
+            subject=frame.name,
             message=(
-                f"{shown} was executed twice, as {first_name} and as {record.name}: "
+                f"{shown} was executed twice, as {first_name} and as {frame.name}: "
                 "every class in it now exists twice"
             ),
             location=location,
-            chain=(ChainLink(first_name, first_location), ChainLink(record.name, display)),
+            chain=(ChainLink(first_name, first_location), ChainLink(frame.name, display)),
             file=shown,
-            names=[first_name, record.name],
+            names=[first_name, frame.name],
             first_location=first_location,
         )
 
