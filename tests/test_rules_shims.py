@@ -588,6 +588,30 @@ def test_old_module_path_as_from_import_of_the_parent(tmp_path: Path) -> None:
     assert [brief(e) for e in shim_events(out)] == [("app.database", "<scenario>:3", "warn", 1)]
 
 
+def test_old_module_path_without_the_private_importlib_abc(tmp_path: Path) -> None:
+    # The alias loader's base comes from ``importlib._abc``; a Python that moved it must
+    # still get a working shim through the public ``importlib.abc``.
+    site = {
+        "site/sitecustomize.py": """
+            import importlib.abc, importlib.util, sys
+            sys.modules["importlib._abc"] = None
+        """,
+    }
+    snippet = """
+        import importlib.abc, sys
+        import app.database
+        loader = sys.modules["app.database"].__spec__.loader
+        result["alias"] = [app.database is sys.modules["app.db"],
+                           isinstance(loader, importlib.abc.Loader),
+                           sys.modules["importlib._abc"] is None]
+    """
+    env = {"PYTHONPATH": str(tmp_path / "site")}
+    out = run(tmp_path, {**FILES, **site}, snippet, guard={"shims": ALIAS}, env=env)
+    assert out.error is None
+    assert out.result == {"alias": [True, True, True]}
+    assert [brief(e) for e in shim_events(out)] == [("app.database", "<scenario>:3", "warn", 1)]
+
+
 def test_existing_old_module_is_not_aliased(tmp_path: Path) -> None:
     files = {**FILES, "app/database.py": "REAL = True\n"}
     snippet = """

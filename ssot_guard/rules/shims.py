@@ -27,10 +27,14 @@ import importlib
 import sys
 import threading
 import weakref
-from importlib._abc import Loader
 from importlib.machinery import ModuleSpec
 from types import CodeType, FrameType, ModuleType
 from typing import TYPE_CHECKING, Any, Final
+
+try:  # see AliasLoader
+    from importlib._abc import Loader
+except ImportError:  # pragma: no cover - a Python that moved the private module
+    from importlib.abc import Loader
 
 from .._config import ShimSpec
 from .._errors import GuardAttributeError, GuardImportError, SSOTGuardError
@@ -151,7 +155,7 @@ class _Resolving(threading.local):
 # ``Loader`` is ``importlib.abc.Loader``, defined in ``importlib._abc`` (3.10+): importing it
 # from there spares start-up ``importlib.abc``, which imports ``importlib.resources``,
 # ``tempfile`` and ``shutil`` (~5 ms on 3.11 when nothing else needs them, e.g. with
-# wrapt 1.x; SPEC §7).
+# wrapt 1.x; SPEC §7). A Python without the private module gets the public one.
 class AliasLoader(Loader):
     """Loader of an old module path: the replacement module stands in for it."""
 
