@@ -12,7 +12,7 @@ of the per-pair ratios is the result. Budget: <= 1.03.
     python benchmarks/import_overhead.py --profile      # cProfile of one guarded child
     python benchmarks/import_overhead.py --memory       # bytes per import record
     python benchmarks/import_overhead.py --core         # also: recorder without rule families
-    python benchmarks/import_overhead.py --floor        # also: install alone, mechanism floor
+    python benchmarks/import_overhead.py --floor        # also: install alone, mechanism floors
     python benchmarks/import_overhead.py --instructions # also: instruction counts (valgrind)
 
 Bytecode caches are written by a warm-up run of each kind first, so the measured runs
@@ -153,6 +153,8 @@ if sys.argv[1] == "installed":  # diagnostics: importing and installing the guar
     ssot_guard.uninstall()
 elif sys.argv[1] == "floor":  # diagnostics: the mechanism alone (see FLOOR)
     import ssot_floor
+elif sys.argv[1] == "spec-floor":  # diagnostics: a mechanism without loader proxies
+    import ssot_spec_floor
 if sys.argv[1] in ("guard", "core"):
     import ssot_guard
     guard = ssot_guard.install(mode="warn", packages=[{package!r}])
@@ -212,6 +214,50 @@ sys.meta_path.insert(0, _Finder())
 """
 
 
+#: A cheaper mechanism than SPEC §3.1's, for comparison only: no loader proxy. The finder
+#: swaps the spec's class for one whose ``_initializing`` is a property: importlib's
+#: ``_load_unlocked`` sets it to True right before the body runs and to False right after.
+#: It does not see a body that other code runs through ``exec_module`` (``reload``,
+#: ``module_from_spec`` + ``exec_module``), which is why ssot_guard keeps the proxy.
+SPEC_FLOOR = """
+import sys
+import time
+from importlib.machinery import ModuleSpec
+
+_now = time.perf_counter_ns
+_kept = []
+
+class _Spec(ModuleSpec):
+    @property
+    def _initializing(self):
+        return self.__dict__.get("_initializing", False)
+
+    @_initializing.setter
+    def _initializing(self, value):
+        state = self.__dict__
+        state["_initializing"] = value
+        if value:
+            state["_started"] = _now()
+        else:
+            self.__class__ = ModuleSpec
+            started = state.pop("_started")
+            _kept.append((self.name, started, _now() - started))
+
+class _Finder:
+    def find_spec(self, fullname, path=None, target=None):
+        for finder in sys.meta_path[1:]:
+            find = getattr(finder, "find_spec", None)
+            spec = find(fullname, path, target) if find is not None else None
+            if spec is not None:
+                if type(spec) is ModuleSpec and target is None:
+                    spec.__class__ = _Spec
+                return spec
+        return None
+
+sys.meta_path.insert(0, _Finder())
+"""
+
+
 def write_child(root: Path) -> Path:
     stdlib = "\n".join(f"import {name}" for name in STDLIB)
     path = root / "child.py"
@@ -219,6 +265,7 @@ def write_child(root: Path) -> Path:
     # A module, not code exec'd into the child's __main__: that measured 4-8 % slower
     # for the same code (cause not found).
     (root / "ssot_floor.py").write_text(FLOOR)
+    (root / "ssot_spec_floor.py").write_text(SPEC_FLOOR)
     return path
 
 
@@ -344,10 +391,16 @@ def middle_half(ratios: list[float]) -> tuple[float, float]:
 
 #: Diagnostic child kinds, each measured against the same pair's plain child, and the
 #: option that asks for them.
-DIAGNOSTICS = (("installed", "floor"), ("floor", "floor"), ("core", "core"))
+DIAGNOSTICS = (
+    ("installed", "floor"),
+    ("floor", "floor"),
+    ("spec-floor", "floor"),
+    ("core", "core"),
+)
 DIAGNOSTIC_LABELS = {
     "installed": "guard imported and installed, then uninstalled",
     "floor": "floor: delegating finder + wrapt loader proxy, no ssot_guard",
+    "spec-floor": "spec floor: delegating finder + spec._initializing hook, no proxy",
     "core": "recorder alone (rule families removed)",
 }
 
@@ -365,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--floor",
         action="store_true",
-        help="also measure importing and installing the guard alone, and the mechanism's floor",
+        help="also measure installing the guard alone, and the floors of two mechanisms",
     )
     parser.add_argument(
         "--instructions",
@@ -433,12 +486,12 @@ def main(argv: list[str] | None = None) -> int:
         if over_floor:
             result["guard_over_floor_median"] = round(statistics.median(over_floor), 4)
         if args.instructions:
-            modes = ("plain", "guard", "core") if args.core else ("plain", "guard")
+            modes = ("plain", "guard", *(m for m in extra if m != "installed"))
             counts = instructions(args.python, child, modes)
             result["instructions"] = counts
             result["instruction_ratio"] = round(counts["guard"] / counts["plain"], 4)
-            if args.core:
-                result["core_instruction_ratio"] = round(counts["core"] / counts["plain"], 4)
+            for mode in modes[2:]:
+                result[f"{mode}_instruction_ratio"] = round(counts[mode] / counts["plain"], 4)
         if args.memory:
             _records, per_record = memory_per_record(args.python, root)
             result["memory_bytes_per_record"] = round(per_record)
@@ -469,8 +522,10 @@ def main(argv: list[str] | None = None) -> int:
                     f"instructions (callgrind): plain {counts['plain']:,}, guarded "
                     f"{counts['guard']:,}, ratio {result['instruction_ratio']:.4f}"
                 )
-                if args.core:
-                    print(f"recorder alone, instructions: {result['core_instruction_ratio']:.4f}")
+                for mode in extra:
+                    if f"{mode}_instruction_ratio" in result:
+                        ratio = result[f"{mode}_instruction_ratio"]
+                        print(f"{DIAGNOSTIC_LABELS[mode]}, instructions: {ratio:.4f}")
             if args.memory:
                 print(
                     f"memory per import record: {result['memory_bytes_per_record']} bytes "
