@@ -275,6 +275,13 @@ class LoaderProxy(_ProxyBase):  # type: ignore[misc]
     _self_guard: Guard | None = None
     _self_reload = False
 
+    # wrapt's C base defines ``__getattr__``, so CPython gives subclasses a getattr hook that
+    # calls any other ``__getattribute__`` through a new bound method per read (importlib
+    # reads the proxy about six times per import). With the generic one it looks up inline
+    # and falls back to wrapt's ``__getattr__`` (the loader's attribute) only on a miss:
+    # the same reads, 0.2 % fewer instructions for a cold start on 3.11 (SPEC §7).
+    __getattribute__ = object.__getattribute__
+
     def create_module(self, spec: ModuleSpec) -> ModuleType | None:
         # Defined here, not forwarded: wrapt forwards an attribute only after a failed
         # lookup has built an AttributeError (3x slower; importlib asks twice per import).

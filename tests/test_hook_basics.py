@@ -50,6 +50,41 @@ def test_loader_and_spec_are_original(tmp_path: Path) -> None:
     assert guarded.result["meta0"] == "<ssot_guard finder>"
 
 
+NO_ATTRIBUTE = "'SourceFileLoader' object has no attribute 'nothing'"
+
+
+def test_found_spec_loader_reads_like_the_loader(tmp_path: Path) -> None:
+    # importlib.util.find_spec() callers (pytest's importlib mode, pkgutil) hold the proxy
+    # itself: every read but type() must give what the loader gives, misses included.
+    snippet = """
+        import importlib.machinery, importlib.util
+        spec = importlib.util.find_spec("app.a")
+        loader = spec.loader
+        result["reads"] = [
+            loader.__module__, loader.__doc__[:30], loader.__class__.__name__,
+            isinstance(loader, importlib.machinery.SourceFileLoader), loader.name,
+            loader.get_filename("app.a") == loader.path, loader.is_package("app.a"),
+            hasattr(loader, "nothing"), callable(loader.exec_module),
+        ]
+        try:
+            loader.nothing
+        except AttributeError as error:
+            result["miss"] = str(error)
+        if guard is not None:
+            from ssot_guard._hook import LoaderProxy
+            result["proxy"] = type(loader) is LoaderProxy
+            result["generic"] = LoaderProxy.__getattribute__ is object.__getattribute__
+    """
+    plain, guarded = run_both(tmp_path, CYCLE, snippet)
+    assert plain.error is None and guarded.error is None
+    reads = [
+        "_frozen_importlib_external", "Concrete implementation of Sou", "SourceFileLoader",
+        True, "app.a", True, False, False, True,
+    ]  # fmt: skip
+    assert plain.result == {"reads": reads, "miss": NO_ATTRIBUTE}
+    assert guarded.result == {**plain.result, "proxy": True, "generic": True}
+
+
 def test_failing_module_keeps_record_and_traceback(tmp_path: Path) -> None:
     files = {"bad.py": "X = 1\nraise ValueError('boom')\n"}
     snippet = """
