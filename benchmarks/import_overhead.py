@@ -186,6 +186,8 @@ _now = time.perf_counter_ns
 _kept = []
 
 class _Proxy(getattr(wrapt, "BaseObjectProxy", wrapt.ObjectProxy)):
+    __getattribute__ = object.__getattribute__  # as ssot_guard's LoaderProxy: no wrapper per read
+
     def create_module(self, spec):
         return self.__wrapped__.create_module(spec)
 
