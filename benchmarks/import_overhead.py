@@ -488,7 +488,7 @@ def main(argv: list[str] | None = None) -> int:
         if over_floor:
             result["guard_over_floor_median"] = round(statistics.median(over_floor), 4)
         if args.instructions:
-            modes = ("plain", "guard", *(m for m in extra if m != "installed"))
+            modes = ("plain", "guard", *extra)
             counts = instructions(args.python, child, modes)
             result["instructions"] = counts
             result["instruction_ratio"] = round(counts["guard"] / counts["plain"], 4)
