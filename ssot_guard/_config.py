@@ -502,19 +502,21 @@ def load_settings(
 
     explicit = kwargs.pop("config", None)
     env_config = environ.get(ENV_CONFIG)
-    if explicit is None and not env_config:
-        found = find_pyproject(start)
-        if found is not None:
-            path, table = found
-            config_file = str(path)
-            project_root = path.parent
-            layers.append((str(path), _validate(table, str(path))))
+    # An explicit file layers over the pyproject table (a staging file that sets the mode
+    # keeps the repository's shims); the project stays where that table is.
+    found = find_pyproject(start)
+    if found is not None:
+        path, table = found
+        config_file = str(path)
+        project_root = path.parent
+        layers.append((str(path), _validate(table, str(path))))
     if env_config:
         path = Path(env_config)
         source = f"{path} (from {ENV_CONFIG})"
         layers.append((str(path), _validate(_config_file_table(path), source)))
         config_file = str(path)
-        project_root = path.resolve().parent
+        if found is None:
+            project_root = path.resolve().parent
     env_mode = environ.get(ENV_MODE)
     if env_mode:
         value = _check_choice(env_mode.strip().lower(), MODES, f"environment {ENV_MODE}", "mode")
@@ -524,7 +526,8 @@ def load_settings(
         source = f"{path} (install() argument 'config')"
         layers.append((str(path), _validate(_config_file_table(path), source)))
         config_file = str(path)
-        project_root = path.resolve().parent
+        if found is None:
+            project_root = path.resolve().parent
     for key in list(kwargs):
         if key in KWARG_ONLY_KEYS:
             kwargs.pop(key)

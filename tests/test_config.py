@@ -99,18 +99,34 @@ def test_precedence_kwargs_over_environment_over_pyproject(tmp_path: Path) -> No
 
 
 def test_config_file_from_environment_and_argument(tmp_path: Path) -> None:
-    cwd = project(tmp_path / "p", '[tool.ssot_guard]\nmode = "off"\npackages = ["ignored"]\n')
-    other = tmp_path / "guard.toml"
-    other.write_text('mode = "strict"\npackages = ["svc"]\n')
-    env = load(cwd, SSOT_GUARD_CONFIG=str(other))
-    # An explicit file replaces pyproject discovery.
-    assert (env.mode, env.packages, env.config_file) == ("strict", ("svc",), str(other))
-    assert env.project_root == str(tmp_path)
+    cwd = project(tmp_path / "p", """
+        [tool.ssot_guard]
+        mode = "off"
+        packages = ["ignored"]
+        report = "guard.json"
+        [tool.ssot_guard.shims]
+        "app.old" = "app.new"
+    """)  # fmt: skip
+    staging = tmp_path / "etc" / "guard.toml"
+    staging.parent.mkdir()
+    staging.write_text('mode = "strict"\npackages = ["svc"]\n')
+    env = load(cwd, SSOT_GUARD_CONFIG=str(staging))
+    # An explicit file layers over the pyproject table: its keys win, the others stay, and
+    # the project root stays at the pyproject (not the folder of the staging file).
+    assert (env.mode, env.packages, env.config_file) == ("strict", ("svc",), str(staging))
+    assert (env.report, list(env.shims)) == ("guard.json", ["app.old"])
+    pyproject = str(tmp_path / "p" / "pyproject.toml")
+    assert (env.sources["mode"], env.sources["report"]) == (str(staging), pyproject)
+    assert env.project_root == str(tmp_path / "p")
     wrapped = tmp_path / "wrapped.toml"
     wrapped.write_text('[tool.ssot_guard]\nmode = "warn"\n')
-    arg = load(cwd, {"config": str(wrapped)}, SSOT_GUARD_CONFIG=str(other))
-    assert arg.mode == "warn" and arg.packages == ("svc",)
+    arg = load(cwd, {"config": str(wrapped)}, SSOT_GUARD_CONFIG=str(staging))
+    assert (arg.mode, arg.packages, arg.report) == ("warn", ("svc",), "guard.json")
     assert arg.config_file == str(wrapped)
+    # Without a pyproject table the explicit file's folder is the project root.
+    alone = load(tmp_path / "etc", SSOT_GUARD_CONFIG=str(staging))
+    assert (alone.project_root, alone.config_file) == (str(staging.parent), str(staging))
+    assert alone.report is None
 
 
 def test_kebab_and_snake_case_keys_and_rule_spellings(tmp_path: Path) -> None:
