@@ -503,8 +503,10 @@ def load_settings(
     explicit = kwargs.pop("config", None)
     env_config = environ.get(ENV_CONFIG)
     # An explicit file layers over the pyproject table (a staging file that sets the mode
-    # keeps the repository's shims); the project stays where that table is.
-    found = find_pyproject(start)
+    # keeps the repository's shims); the project stays where that table is. A pyproject.toml
+    # named explicitly (the pytest plugin names the one at its rootdir) is that table.
+    named = [Path(os.fspath(p)).name for p in (explicit, env_config) if p]
+    found = None if "pyproject.toml" in named else find_pyproject(start)
     if found is not None:
         path, table = found
         config_file = str(path)

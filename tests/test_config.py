@@ -107,6 +107,7 @@ def test_config_file_from_environment_and_argument(tmp_path: Path) -> None:
         [tool.ssot_guard.shims]
         "app.old" = "app.new"
     """)  # fmt: skip
+    project(tmp_path / "q", '[tool.ssot_guard]\nmode = "strict"\npackages = ["q"]\n')
     staging = tmp_path / "etc" / "guard.toml"
     staging.parent.mkdir()
     staging.write_text('mode = "strict"\npackages = ["svc"]\n')
@@ -127,6 +128,11 @@ def test_config_file_from_environment_and_argument(tmp_path: Path) -> None:
     alone = load(tmp_path / "etc", SSOT_GUARD_CONFIG=str(staging))
     assert (alone.project_root, alone.config_file) == (str(staging.parent), str(staging))
     assert alone.report is None
+    # A pyproject.toml named explicitly (as the pytest plugin does with its rootdir's) is the
+    # project's table: the one found from the working directory is not layered under it.
+    named = load(cwd, {"config": str(tmp_path / "q" / "pyproject.toml")})
+    assert (named.mode, named.packages, named.report) == ("strict", ("q",), None)
+    assert named.project_root == str(tmp_path / "q")
 
 
 def test_kebab_and_snake_case_keys_and_rule_spellings(tmp_path: Path) -> None:
