@@ -6,10 +6,12 @@ show the guarded program behaves exactly like the unguarded one at ``warn``.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
-from scenario import Outcome, run, run_both
+from scenario import Outcome, child_env, run, run_both, write_tree
 
 BASE_ENV = {
     "app/__init__.py": "",
@@ -688,3 +690,50 @@ def test_hand_outs_to_importlib_are_not_classified(tmp_path: Path) -> None:
     out = run(tmp_path, files, snippet)
     assert out.result["seen"] == [["pkg", "<module>", 2]]
     assert out.events == []
+
+
+# ------------------------------------------------------------------ warnings as errors
+
+PACKAGE_CYCLE = {
+    "app/__init__.py": "from app import service\n",
+    "app/service.py": "from app import db\nX = 1\n",
+    "app/db.py": "from app import service\nY = 2\n",
+    "main.py": """
+        import sys, warnings
+        import ssot_guard
+        ssot_guard.install(packages=["app"])
+        if sys.argv[1:] == ["filter"]:
+            warnings.filterwarnings("error", category=ssot_guard.SSOTGuardWarning)
+        try:
+            import app
+        except Warning as error:
+            print(type(error).__name__, sorted(m for m in sys.modules if m.startswith("app")))
+        import app
+        print("again", app.service.X)
+    """,
+}
+
+
+def test_warnings_as_errors_surface_at_the_outermost_import(tmp_path: Path) -> None:
+    # An import rule's warning waits until the thread's outermost import has finished
+    # (nothing is raised under the import lock): as an error it comes from that statement,
+    # whose module is dropped from sys.modules like any failed import and runs again.
+    write_tree(tmp_path, PACKAGE_CYCLE)
+
+    def main(*args: str) -> list[str]:
+        proc = subprocess.run(
+            [sys.executable, *args], cwd=tmp_path, env=child_env(),
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        warned = [line for line in proc.stderr.splitlines() if "Invalid -W" in line]
+        return warned + proc.stdout.splitlines()
+
+    raised = ["ImportRuleWarning ['app.db', 'app.service']", "again 1"]
+    assert main("main.py", "filter") == raised
+    assert main("-W", "error::RuntimeWarning", "main.py") == raised
+    # python -W resolves a category before site-packages is importable: CPython ignores it.
+    assert main("-W", "error::ssot_guard.SSOTGuardWarning", "main.py") == [
+        "Invalid -W option ignored: invalid module name: 'ssot_guard'",
+        "again 1",
+    ]
