@@ -486,6 +486,11 @@ def _validate(table: Mapping[str, Any], source: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- loading
 
 
+def _file_layer(path: Path, how: str) -> tuple[str, dict[str, Any]]:
+    """An explicit TOML file's layer; its errors name the file and how it was given."""
+    return str(path), _validate(_config_file_table(path), f"{path} ({how})")
+
+
 def load_settings(
     kwargs: Mapping[str, Any] | None = None,
     *,
@@ -497,39 +502,34 @@ def load_settings(
     environ = os.environ if environ is None else environ
     start = Path(cwd) if cwd is not None else Path.cwd()
     layers: list[tuple[str, dict[str, Any]]] = []
-    config_file: str | None = None
-    project_root = start.resolve()
 
     explicit = kwargs.pop("config", None)
     env_config = environ.get(ENV_CONFIG)
+    env_file = Path(env_config) if env_config else None
+    arg_file = Path(os.fspath(explicit)) if explicit is not None else None
+    named = [file for file in (env_file, arg_file) if file is not None]  # lowest first
     # An explicit file layers over the pyproject table (a staging file that sets the mode
     # keeps the repository's shims); the project stays where that table is. A pyproject.toml
     # named explicitly (the pytest plugin names the one at its rootdir) is that table.
-    named = [Path(os.fspath(p)).name for p in (explicit, env_config) if p]
-    found = None if "pyproject.toml" in named else find_pyproject(start)
+    found = None
+    if not any(file.name == "pyproject.toml" for file in named):
+        found = find_pyproject(start)
     if found is not None:
-        path, table = found
-        config_file = str(path)
-        project_root = path.parent
-        layers.append((str(path), _validate(table, str(path))))
-    if env_config:
-        path = Path(env_config)
-        source = f"{path} (from {ENV_CONFIG})"
-        layers.append((str(path), _validate(_config_file_table(path), source)))
-        config_file = str(path)
-        if found is None:
-            project_root = path.resolve().parent
+        layers.append((str(found[0]), _validate(found[1], str(found[0]))))
+    if env_file is not None:
+        layers.append(_file_layer(env_file, f"from {ENV_CONFIG}"))
     env_mode = environ.get(ENV_MODE)
     if env_mode:
         value = _check_choice(env_mode.strip().lower(), MODES, f"environment {ENV_MODE}", "mode")
         layers.append((f"environment {ENV_MODE}", {"mode": value}))
-    if explicit is not None:
-        path = Path(os.fspath(explicit))
-        source = f"{path} (install() argument 'config')"
-        layers.append((str(path), _validate(_config_file_table(path), source)))
-        config_file = str(path)
-        if found is None:
-            project_root = path.resolve().parent
+    if arg_file is not None:
+        layers.append(_file_layer(arg_file, "install() argument 'config'"))
+    top = named[-1] if named else found[0] if found is not None else None
+    config_file = str(top) if top is not None else None
+    if found is not None:
+        project_root = found[0].parent
+    else:
+        project_root = named[-1].resolve().parent if named else start.resolve()
     for key in list(kwargs):
         if key in KWARG_ONLY_KEYS:
             kwargs.pop(key)
