@@ -173,6 +173,25 @@ if sys.argv[1] == "guard" and len(sys.argv) > 2:
 """
 
 
+def _floor_finder(condition: str, change: str) -> str:
+    """The floors' finder: it asks the finders behind it and makes *change* to a found spec
+    that meets *condition* (both floors are standalone modules written next to the child)."""
+    return f"""
+class _Finder:
+    def find_spec(self, fullname, path=None, target=None):
+        for finder in sys.meta_path[1:]:
+            find = getattr(finder, "find_spec", None)
+            spec = find(fullname, path, target) if find is not None else None
+            if spec is not None:
+                if {condition}:
+                    {change}
+                return spec
+        return None
+
+sys.meta_path.insert(0, _Finder())
+"""
+
+
 #: The floor of SPEC §3.1's mechanism, without ssot_guard: a finder in front of
 #: ``sys.meta_path`` that asks the finders behind it, and a wrapt proxy per loader that puts
 #: the loader back, times the module body and keeps (name, start, duration). No parent,
@@ -200,20 +219,7 @@ class _Proxy(getattr(wrapt, "BaseObjectProxy", wrapt.ObjectProxy)):
         started = _now()
         inner.exec_module(module)
         _kept.append((spec.name, started, _now() - started))
-
-class _Finder:
-    def find_spec(self, fullname, path=None, target=None):
-        for finder in sys.meta_path[1:]:
-            find = getattr(finder, "find_spec", None)
-            spec = find(fullname, path, target) if find is not None else None
-            if spec is not None:
-                if hasattr(spec.loader, "exec_module"):
-                    spec.loader = _Proxy(spec.loader)
-                return spec
-        return None
-
-sys.meta_path.insert(0, _Finder())
-"""
+""" + _floor_finder('hasattr(spec.loader, "exec_module")', "spec.loader = _Proxy(spec.loader)")
 
 
 #: A cheaper mechanism than SPEC §3.1's, for comparison only: no loader proxy. The finder
@@ -244,20 +250,7 @@ class _Spec(ModuleSpec):
             self.__class__ = ModuleSpec
             started = state.pop("_started")
             _kept.append((self.name, started, _now() - started))
-
-class _Finder:
-    def find_spec(self, fullname, path=None, target=None):
-        for finder in sys.meta_path[1:]:
-            find = getattr(finder, "find_spec", None)
-            spec = find(fullname, path, target) if find is not None else None
-            if spec is not None:
-                if type(spec) is ModuleSpec and target is None:
-                    spec.__class__ = _Spec
-                return spec
-        return None
-
-sys.meta_path.insert(0, _Finder())
-"""
+""" + _floor_finder("type(spec) is ModuleSpec and target is None", "spec.__class__ = _Spec")
 
 
 def write_child(root: Path) -> Path:

@@ -283,8 +283,9 @@ class LoaderProxy(_ProxyBase):  # type: ignore[misc]
     __getattribute__ = object.__getattribute__
 
     def create_module(self, spec: ModuleSpec) -> ModuleType | None:
-        # Defined here, not forwarded: wrapt forwards an attribute only after a failed
-        # lookup has built an AttributeError (3x slower; importlib asks twice per import).
+        # Defined here, not forwarded: wrapt forwards an attribute only after the lookup
+        # on the proxy has missed, through a call of its __getattr__ (importlib asks twice
+        # per import).
         return self.__wrapped__.create_module(spec)  # type: ignore[no-any-return]
 
     def exec_module(self, module: ModuleType) -> None:
