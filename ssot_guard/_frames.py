@@ -8,15 +8,23 @@ from __future__ import annotations
 
 import dis
 import importlib
+import importlib.util
 import os
 import sys
 from types import FrameType
 from typing import Final, NamedTuple
 
-import wrapt
+
+def _package_dir(name: str) -> str:
+    """The folder of package *name*, found without importing it (the kill switch never
+    imports wrapt), or a NUL character: a prefix no file name has."""
+    spec = importlib.util.find_spec(name)
+    origin = spec.origin if spec is not None else None
+    return os.path.dirname(os.path.abspath(origin)) + os.sep if origin else "\0"
+
 
 _OWN_DIR: Final = os.path.dirname(os.path.abspath(__file__)) + os.sep
-_WRAPT_DIR: Final = os.path.dirname(os.path.abspath(wrapt.__file__)) + os.sep
+_WRAPT_DIR: Final = _package_dir("wrapt")
 _IMPORTLIB_DIR: Final = os.path.dirname(os.path.abspath(importlib.__file__ or "")) + os.sep
 _FROZEN: Final = frozenset({"<frozen zipimport>", "<frozen runpy>"})
 #: Frozen importlib modules (``_bootstrap``, ``_bootstrap_external``, ``util`` on 3.11+).

@@ -14,9 +14,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from importlib.machinery import ModuleSpec
 from types import FrameType, ModuleType
-from typing import Any, Final
-
-import wrapt
+from typing import TYPE_CHECKING, Any, Final
 
 from ._config import KWARG_SOURCE, Settings, load_settings
 from ._errors import ConfigError
@@ -30,22 +28,22 @@ from ._frames import (
     user_frame,
     user_location,
 )
-from ._hook import (
+from ._participant import Participant
+from ._policy import Policy
+from ._records import (
     ExecFrame,
-    GuardFinder,
     ImportRecord,
-    LoaderProxy,
     ThreadState,
     module_dict,
     new_frame,
     now_ns,
-    set_active_guard,
     spec_origin,
-    unwrap_loader,
-    wrap_spec,
 )
-from ._participant import Participant
-from ._policy import Policy
+
+if TYPE_CHECKING:
+    # The finder and loader proxy need wrapt, which a guard with ``mode="off"`` (the kill
+    # switch) never imports: _install() imports them.
+    from ._hook import GuardFinder
 
 REPORT_SCHEMA: Final = "ssot_guard.report/1"
 
@@ -107,7 +105,8 @@ class Guard:
         self._state = ThreadState()
         self._seq = itertools.count(1)
         self._t0 = now_ns()
-        self._finder = GuardFinder(self)
+        #: Built by _install(): it needs wrapt, which the kill switch never imports.
+        self._finder: GuardFinder | None = None
         self._enabled = True
         self._listeners: list[Listener] = []
         self._tolerate: Tolerance | None = None
@@ -129,7 +128,8 @@ class Guard:
     # ------------------------------------------------------------------ public API
 
     @property
-    def finder(self) -> GuardFinder:
+    def finder(self) -> GuardFinder | None:
+        """The guard's ``sys.meta_path`` entry; ``None`` until it is first installed."""
         return self._finder
 
     @property
@@ -428,15 +428,6 @@ class Guard:
                 return spec
         return None
 
-    def _wrap_spec(self, spec: ModuleSpec, target: ModuleType | None) -> ModuleSpec:
-        try:
-            if spec.loader is None and spec.submodule_search_locations is not None:
-                self._record_namespace(spec)
-            return wrap_spec(spec, self, target is not None)
-        except Exception as error:
-            self.internal_error("finder", error)
-            return spec
-
     def _record_namespace(self, spec: ModuleSpec) -> None:
         state = self._state
         stack = state.stack
@@ -655,6 +646,10 @@ class Guard:
 
     def _patch_runpy(self) -> None:
         """``runpy`` never calls ``exec_module``: record ``__main__`` and unwrap its loader."""
+        import wrapt
+
+        from ._hook import LoaderProxy, unwrap_loader
+
         original = runpy._run_code  # type: ignore[attr-defined]
         guard = self
 
@@ -723,8 +718,11 @@ class Guard:
     # ------------------------------------------------------------------ lifecycle
 
     def _install(self) -> None:
+        from ._hook import GuardFinder, set_active_guard
         from .rules import participants_for
 
+        if self._finder is None:
+            self._finder = GuardFinder(self)
         with self.busy():
             self._participants.extend(participants_for(self))
             self._refresh_hooks()
@@ -748,13 +746,18 @@ class Guard:
 
     def move_to_front(self) -> None:
         """Put the finder at index 0 of ``sys.meta_path`` (pytest inserts its own there)."""
+        finder = self._finder
+        if finder is None:
+            return
         meta_path = sys.meta_path
         for index in range(len(meta_path) - 1, -1, -1):
-            if meta_path[index] is self._finder:
+            if meta_path[index] is finder:
                 del meta_path[index]
-        meta_path.insert(0, self._finder)
+        meta_path.insert(0, finder)
 
     def _uninstall(self) -> None:
+        from ._hook import LoaderProxy, set_active_guard
+
         self._flush_idle()
         meta_path = sys.meta_path
         for index in range(len(meta_path) - 1, -1, -1):
@@ -776,6 +779,8 @@ class Guard:
 
     def _unwrap_loaders(self) -> None:
         """Leave no proxy reachable from modules loaded while the guard was installed."""
+        from ._hook import LoaderProxy
+
         for module in list(sys.modules.values()):
             # type(), not isinstance(): a foreign object's ``__class__`` may raise (NOTES P11).
             namespace = module_dict(module) if issubclass(type(module), ModuleType) else {}

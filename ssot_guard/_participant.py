@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
     from ._guard import Guard
-    from ._hook import ExecFrame
+    from ._records import ExecFrame
 
 
 class Participant:

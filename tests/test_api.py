@@ -174,6 +174,12 @@ def test_mode_off_installs_nothing(tmp_path: Path) -> None:
         result["installed"] = guard.installed
         result["records"] = len(guard.records)
         result["violation"] = guard.violation("SSOT002", subject="x", message="m")
+        result["finder"] = guard.finder
+        # The kill switch costs a config lookup, not the guard's machinery and dependencies.
+        heavy = ("wrapt", "structlog", "asyncio", "ssot_guard._hook", "ssot_guard.rules")
+        result["imported"] = [name for name in heavy if name in sys.modules]
+        with guard as same:
+            result["context"] = same is guard
     """
     out = run(tmp_path, {}, snippet, unguarded=True)
     assert out.result == {
@@ -183,6 +189,9 @@ def test_mode_off_installs_nothing(tmp_path: Path) -> None:
         "installed": False,
         "records": 0,
         "violation": None,
+        "finder": None,
+        "imported": [],
+        "context": True,
     }
     env = run(tmp_path / "env", {}, snippet.replace('mode="off"', ""), unguarded=True,
               env={"SSOT_GUARD_MODE": "off"})  # fmt: skip

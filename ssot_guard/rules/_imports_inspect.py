@@ -17,7 +17,7 @@ from types import CodeType, FrameType, FunctionType, ModuleType
 from typing import Any, Final
 
 from .._frames import IMPORT_NAME as IMPORT_NAME  # re-exported for the rules
-from .._hook import module_dict
+from .._records import module_dict
 
 #: Opcode numbers (CPython keeps them per version; ``co_code`` holds the unspecialised ones).
 IMPORT_FROM: Final = dis.opmap["IMPORT_FROM"]

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 import wrapt
 
 from .._errors import SSOTGuardError
-from .._hook import missing_attribute
+from .._records import missing_attribute
 
 if TYPE_CHECKING:
     from .shims import Shim

@@ -48,8 +48,8 @@ from typing import TYPE_CHECKING, Any, Final
 from .._config import CanonicalSpec
 from .._errors import GuardTypeError
 from .._frames import Location, is_internal
-from .._hook import module_dict
 from .._participant import Participant
+from .._records import module_dict
 from ._canonical_api import DECLARED, merge
 from ._canonical_wrap import (
     WrapRecord,
@@ -62,7 +62,7 @@ from ._canonical_wrap import (
 if TYPE_CHECKING:
     from .._events import Event
     from .._guard import Guard
-    from .._hook import ExecFrame
+    from .._records import ExecFrame
 
 #: Standard-library helpers that instantiate classes for their caller (``Generic[T]()``,
 #: ``copy.copy``, unpickling, ``dataclasses.replace``): skipped when attributing a call.

@@ -51,13 +51,13 @@ from typing import TYPE_CHECKING, Any, Final
 from .._errors import GuardAttributeError, GuardImportError
 from .._events import ChainLink
 from .._frames import CALL_REMOVED, Location, display_path, internal, user_frame, user_location
-from .._hook import missing_attribute, module_dict
 from .._participant import Participant
+from .._records import missing_attribute, module_dict
 from . import _imports_inspect as _inspect
 
 if TYPE_CHECKING:
     from .._guard import Guard
-    from .._hook import ExecFrame, ImportRecord
+    from .._records import ExecFrame, ImportRecord
 
 _CYCLE_NOTE: Final = "import cycle: "
 _MISSING_NOTE: Final = "missing import: "

@@ -40,8 +40,8 @@ from .._config import ShimSpec
 from .._errors import GuardAttributeError, GuardImportError, SSOTGuardError
 from .._events import Event
 from .._frames import is_internal
-from .._hook import module_dict
 from .._participant import Participant
+from .._records import module_dict
 from ._shims_objects import (
     MISSING,
     hand_out,
@@ -52,7 +52,7 @@ from ._shims_objects import (
 
 if TYPE_CHECKING:
     from .._guard import Guard
-    from .._hook import ExecFrame
+    from .._records import ExecFrame
 
 CODE: Final = "SSOT006"
 #: Call sites remembered per shim for the repeat fast path (bounded for ``exec``'d code).
