@@ -59,6 +59,16 @@ def test_timing_benchmarks_smoke_run() -> None:
         assert line in proc.stdout
 
 
+def test_startup_smoke_run() -> None:
+    proc = _bench("startup.py", "--runs=1", "--json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert (result["runs"], result["preload"], result["bare_modules_added"]) == (1, "", 0)
+    # The kill switch imports the configuration and the guard class, not the machinery.
+    assert 0 < result["off_modules_added"] < result["warn_modules_added"]
+    assert all(result[f"{kind}_ms_median"] > 0 for kind in ("bare", "off", "warn"))
+
+
 def test_check_jobs_smoke_run() -> None:
     proc = _bench("check_jobs.py", "--modules=5", "--jobs", "1", "--no-fork")
     assert proc.returncode == 0, proc.stderr
