@@ -11,8 +11,9 @@ import importlib
 import importlib.util
 import os
 import sys
+from collections.abc import Callable
 from types import FrameType
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple, TypeVar
 
 
 def _package_dir(name: str) -> str:
@@ -22,6 +23,8 @@ def _package_dir(name: str) -> str:
     origin = spec.origin if spec is not None else None
     return os.path.dirname(os.path.abspath(origin)) + os.sep if origin else "\0"
 
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 _OWN_DIR: Final = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _WRAPT_DIR: Final = _package_dir("wrapt")
@@ -39,6 +42,27 @@ IMPORT_NAME: Final = dis.opmap["IMPORT_NAME"]
 #: importlib's ``_call_with_frames_removed``: the frame between ``_handle_fromlist`` and the
 #: ``__import__`` of each submodule that a ``from package import submodule`` loads.
 CALL_REMOVED: Final = sys.modules["_frozen_importlib"]._call_with_frames_removed.__code__
+
+
+def transparent(function: _F, role: str) -> _F:
+    """Hide *function*'s frames from ``warnings`` stack levels; returns *function*.
+
+    The guard's Python frames sit between user code and code it calls back into: the loader
+    proxy under every module body, a canonical class's wrapper under its ``__init__``, the
+    ``__build_class__`` hook under ``__init_subclass__`` and metaclasses, the compat shims.
+    ``warnings.warn(..., stacklevel=2)`` there must still name the user's line (and the
+    user's module, which warning filters match). CPython's warnings skip frames whose file
+    name contains ``importlib`` and ``_bootstrap`` when counting levels (``_is_internal_frame``
+    in ``_warnings.c`` and ``warnings.py``, the rule that hides the import system itself), so
+    the code gets such a name; :func:`is_internal` knows it by its ``<ssot_guard`` prefix.
+    """
+    target: Any = function
+    target.__code__ = target.__code__.replace(co_filename=transparent_filename(role))
+    return function
+
+
+def transparent_filename(role: str) -> str:
+    return f"{_OWN_PSEUDO_PREFIX} {role} (importlib._bootstrap-transparent)>"
 
 
 class Location(NamedTuple):

@@ -25,6 +25,7 @@ from ._frames import (
     INTERNAL,
     Location,
     format_location,
+    transparent,
     user_frame,
     user_location,
 )
@@ -680,6 +681,7 @@ class Guard:
                 guard._leave(frame, frame.module, None)
             return result
 
+        transparent(run_code, "runpy hook")  # between __main__ and runpy's own frames
         self._runpy_original = original
         runpy._run_code = wrapt.FunctionWrapper(original, run_code)  # type: ignore[attr-defined]
 

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import wrapt
 
+from ._frames import transparent
+
 if TYPE_CHECKING:
     from ._guard import Guard
 
@@ -95,6 +97,9 @@ class LoaderProxy(_ProxyBase):  # type: ignore[misc]
             raise
         if frame is not None:
             guard._leave(frame, module, None)  # type: ignore[union-attr]
+
+
+transparent(LoaderProxy.exec_module, "loader proxy")
 
 
 def set_active_guard(guard: Guard | None) -> None:

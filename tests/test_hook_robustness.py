@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from scenario import REPO_ROOT, child_env, run, run_both, write_tree
+from scenario import REPO_ROOT, Outcome, child_env, run, run_both, write_tree
 
 # --------------------------------------------------------------------------- threads
 
@@ -791,3 +791,112 @@ def test_lazy_finder_behind_the_guard(tmp_path: Path) -> None:
     assert guarded.result == {**plain.result, "recorded_after_import": []}
     record = guarded.record("lazy_a")
     assert record["location"] == "<scenario>:17"  # the first attribute access
+
+
+#: Warnings that count ``stacklevel`` frames up from code the guard sits under: a module
+#: body (the loader proxy), a canonical class's ``__init__``/``__new__`` (its wrapper), a
+#: class statement's ``__init_subclass__`` and metaclass (the ``__build_class__`` hook), and
+#: ``__main__`` run by runpy. Each must name the same line as without the guard.
+_STACKLEVEL_FILES = {
+    "pkg/__init__.py": "",
+    "pkg/old.py": """
+        import warnings
+        warnings.warn("old1", DeprecationWarning, stacklevel=1)
+        warnings.warn("old2", DeprecationWarning, stacklevel=2)
+        warnings.warn("old3", DeprecationWarning, stacklevel=3)
+    """,
+    "pkg/middle.py": """
+        import pkg.old
+    """,
+    "pkg/base.py": """
+        import warnings
+        class Meta(type):
+            def __new__(mcs, name, bases, ns):
+                warnings.warn("meta", DeprecationWarning, stacklevel=2)
+                return super().__new__(mcs, name, bases, ns)
+        class Base:
+            def __init_subclass__(cls, **kwargs):
+                warnings.warn("subclass", DeprecationWarning, stacklevel=2)
+    """,
+    "pkg/db.py": """
+        import warnings
+        class Manager:
+            def __init__(self, legacy=None):
+                warnings.warn("init", DeprecationWarning, stacklevel=2)
+        class Pool:
+            def __new__(cls, *args):
+                warnings.warn("new", DeprecationWarning, stacklevel=2)
+                return super().__new__(cls)
+    """,
+    "pkg/dup.py": """
+        import warnings
+        class Manager:
+            def __init__(self):
+                warnings.warn("dup-init", DeprecationWarning, stacklevel=2)
+    """,
+    "driver.py": """
+        import importlib
+        import pkg.middle
+        def nested():
+            import pkg.base
+        nested()
+        from pkg.base import Base, Meta
+        class Child(Base):
+            pass
+        class WithMeta(metaclass=Meta):
+            pass
+        from pkg.db import Manager, Pool
+        Manager(legacy=1)
+        Pool()
+        from pkg.dup import Manager as Copy
+        Copy()
+    """,
+    "script.py": """
+        import warnings
+        warnings.warn("main2", DeprecationWarning, stacklevel=2)
+        warnings.warn("main3", DeprecationWarning, stacklevel=3)
+    """,
+}
+
+
+def test_warning_stack_levels_name_the_same_line_as_without_the_guard(tmp_path: Path) -> None:
+    snippet = """
+        import runpy, os
+        import driver
+        runpy.run_path("script.py", run_name="__main__")
+    """
+    guard = {
+        "packages": ["pkg", "driver", "script"],
+        "canonical": {"pkg.db.Manager": {"singleton": True}, "pkg.db.Pool": {"singleton": True}},
+    }
+    plain, guarded = run_both(tmp_path, _STACKLEVEL_FILES, snippet, guard=guard)
+
+    def seen(outcome: Outcome, root: Path) -> list[tuple[str, str, int]]:
+        found = []
+        for w in outcome.warnings:
+            if not w["category"].endswith("RuleWarning"):  # the guard's own
+                name = w["filename"]
+                found.append((w["message"], os.path.relpath(name, root) if "/" in name else name,
+                              w["lineno"]))  # fmt: skip
+        return found
+
+    assert plain.error is None and guarded.error is None
+    expected = [
+        ("old1", "pkg/old.py", 2),
+        ("old2", "pkg/middle.py", 1),  # the importing statement, past importlib's frames
+        ("old3", "driver.py", 2),
+        ("subclass", "driver.py", 7),
+        ("meta", "driver.py", 9),
+        ("init", "driver.py", 12),
+        ("new", "driver.py", 13),
+        ("dup-init", "driver.py", 15),
+    ]
+    assert seen(plain, tmp_path / "plain")[: len(expected)] == expected
+    assert seen(guarded, tmp_path / "guarded") == seen(plain, tmp_path / "plain")
+    assert seen(plain, tmp_path / "plain")[len(expected) :] == [
+        ("main2", "<frozen runpy>", plain.warnings[-2]["lineno"]),
+        ("main3", "<frozen runpy>", plain.warnings[-1]["lineno"]),
+    ]
+    # The guard did watch: it reported the duplicate class and its instance.
+    own = [w["message"][:7] for w in guarded.warnings if w["category"].endswith("RuleWarning")]
+    assert own == ["SSOT005", "SSOT004"]

@@ -29,6 +29,8 @@ import types
 from collections.abc import Callable
 from typing import Any, Final
 
+from .._frames import transparent
+
 #: ``super`` untyped: mypy only accepts a literal class as its first argument.
 _super: Any = super
 _OBJECT_NEW: Any = object.__new__
@@ -160,7 +162,7 @@ class NewWrapper(Wrapper):
                     raise error
             return instance
 
-        return __new__  # type: ignore[return-value]
+        return transparent(__new__, "canonical class wrapper")  # type: ignore[return-value]
 
 
 class InitWrapper(Wrapper):
@@ -197,7 +199,7 @@ class InitWrapper(Wrapper):
                 return
             following(self, *args, **kwargs)
 
-        return __init__  # type: ignore[return-value]
+        return transparent(__init__, "canonical class wrapper")  # type: ignore[return-value]
 
 
 def _user_defined(value: object) -> object | None:

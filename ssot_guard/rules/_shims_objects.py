@@ -4,11 +4,9 @@ Two details keep a shimmed module behaving exactly as before for every other nam
 
 * The PEP 562 ``__getattr__`` installed on the module is a Python function, so it adds a
   frame between the user's attribute read and a ``__getattr__`` the module defined itself.
-  ``warnings.warn(..., stacklevel=2)`` in that original would then point into the guard.
-  CPython's warnings machinery skips frames whose file name contains ``importlib`` and
-  ``_bootstrap`` (``_is_internal_frame``, the same rule that hides the import system), so
-  the dispatcher's code object carries such a file name: the original's warnings still
-  land on the user's line.
+  ``warnings.warn(..., stacklevel=2)`` in that original would then point into the guard,
+  so the dispatcher is hidden from warnings' stack levels (:func:`_frames.transparent`):
+  the original's warnings still land on the user's line.
 * Without an original ``__getattr__``, a miss must raise the ``AttributeError`` CPython
   would have raised (``module_getattro`` in ``Objects/moduleobject.c``), including the
   "partially initialized module" and "cannot access submodule" variants.
@@ -25,13 +23,12 @@ from typing import TYPE_CHECKING, Any, Final
 import wrapt
 
 from .._errors import SSOTGuardError
+from .._frames import transparent
 from .._records import missing_attribute
 
 if TYPE_CHECKING:
     from .shims import Shim
 
-#: File name given to code that must stay invisible to ``warnings`` stack levels.
-TRANSPARENT_FILENAME: Final = "<ssot_guard compat shim (importlib._bootstrap-transparent)>"
 
 #: Sentinel: the module had no ``__getattr__`` of its own.
 MISSING: Final[Any] = object()
@@ -98,7 +95,7 @@ def make_getattr(
                     raise error.with_traceback(None)  # noqa: B904
             return original(name)
 
-    __getattr__.__code__ = __getattr__.__code__.replace(co_filename=TRANSPARENT_FILENAME)
+    transparent(__getattr__, "compat shim")
     __getattr__.__qualname__ = "__getattr__"
     __getattr__.__module__ = "ssot_guard.rules.shims"
     return __getattr__
@@ -148,9 +145,7 @@ class DeprecatedAlias(_ProxyBase):  # type: ignore[misc]
         return DeprecatedAlias(get(wrapped, instance, owner), self._self_deprecated)
 
 
-DeprecatedAlias.__call__.__code__ = DeprecatedAlias.__call__.__code__.replace(
-    co_filename=TRANSPARENT_FILENAME
-)
+transparent(DeprecatedAlias.__call__, "compat shim")
 
 
 def hand_out(replacement: Any, message: str) -> Any:

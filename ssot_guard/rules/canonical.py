@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._config import CanonicalSpec
 from .._errors import GuardTypeError
-from .._frames import Location, is_internal
+from .._frames import Location, is_internal, transparent
 from .._participant import Participant
 from .._records import module_dict
 from ._canonical_api import DECLARED, merge
@@ -312,6 +312,8 @@ class CanonicalClasses(Participant):
                 participant._built(cls, sys._getframe(1))
             return cls
 
+        # Under __init_subclass__ and metaclasses, whose warnings name the class statement.
+        transparent(__build_class__, "class statement hook")
         patch_dataclasses()
         __build_class__.__wrapped__ = original  # type: ignore[attr-defined]
         __build_class__.__doc__ = getattr(original, "__doc__", None)
