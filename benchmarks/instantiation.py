@@ -7,7 +7,9 @@ rounds, best round kept):
 * a non-canonical class instantiated again and again at one known call site: the extra
   cost per call after the first report (budget: under 2 µs);
 * a singleton canonical class whose ``__new__`` hands back the cached instance: the extra
-  cost per call of the singleton check.
+  cost per call of the singleton check;
+* class statements, at module level and inside a function: what the ``__build_class__``
+  hook adds to every class statement while canonical names are declared.
 
 Run: ``python benchmarks/instantiation.py [--calls N] [--rounds R]``. Prints µs per call,
 the ratio and the extra µs, and exits non-zero when a budget is exceeded.
@@ -22,6 +24,7 @@ import time
 import types
 import warnings
 from collections.abc import Callable
+from typing import Any
 
 SOURCE = """
 class DatabaseManager:
@@ -61,6 +64,36 @@ def _loop(cls: Callable[..., object], calls: int) -> float:
     return (time.perf_counter() - started) / calls
 
 
+#: 100 small module-level class statements.
+CLASSES = compile(
+    "\n".join(f"class K{i}:\n    x = {i}\n" for i in range(100)), "<bench_app.classes>", "exec"
+)
+
+
+def _module_classes(_cls: object, calls: int) -> float:
+    """Seconds per module-level class statement."""
+    rounds = max(1, calls // 100)
+    started = time.perf_counter()
+    for _ in range(rounds):
+        exec(CLASSES, {"__name__": "bench_app.classes"})
+    return (time.perf_counter() - started) / (rounds * 100)
+
+
+def _local_class() -> type:
+    class Local:
+        x = 1
+
+    return Local
+
+
+def _function_classes(_cls: object, calls: int) -> float:
+    """Seconds per class statement inside a function (call included)."""
+    started = time.perf_counter()
+    for _ in range(calls):
+        _local_class()
+    return (time.perf_counter() - started) / calls
+
+
 def _loop0(cls: Callable[[], object], calls: int) -> float:
     started = time.perf_counter()
     for _ in range(calls):
@@ -86,10 +119,12 @@ def main(argv: list[str] | None = None) -> int:
         "bench_app.db.Settings": {"singleton": True},
     }
     packages = ["bench_app", "bench_legacy"]
-    workloads = {
+    workloads: dict[str, tuple[object, Callable[[Any, int], float]]] = {
         "canonical class": (app.DatabaseManager, _loop),
         "non-canonical, known site": (legacy.DatabaseManager, _loop),
         "singleton, cached instance": (app.Settings, _loop0),
+        "class statement, module level": (None, _module_classes),
+        "class statement, in a function": (None, _function_classes),
     }
     best: dict[tuple[str, bool], float] = {}
     with warnings.catch_warnings():

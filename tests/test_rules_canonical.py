@@ -951,3 +951,77 @@ def test_internal_error_never_breaks_the_call(tmp_path: Path) -> None:
     assert list(out.result["internal"]) == ["canonical-classes"]
     assert out.result["internal"]["canonical-classes"].startswith("RuntimeError")
     assert out.result["restored"] is True
+
+
+def test_class_statements_see_their_own_frame_under_the_hook(tmp_path: Path) -> None:
+    """While canonical names are declared every class statement runs through the guard's
+    ``__build_class__`` hook. Code that looks at the frame defining a class (pydantic reads
+    its locals to resolve forward references; registries read ``__init_subclass__``'s caller)
+    must see what it sees without the guard."""
+    files = {
+        "app/__init__.py": "",
+        "app/db.py": "class Manager:\n    pass\n",
+        "app/models.py": """
+            from __future__ import annotations
+            import sys
+            from pydantic import BaseModel
+            SEEN = []
+            class Spy:
+                def __init_subclass__(cls, **kwargs):
+                    f = sys._getframe(1)
+                    names = sorted(k for k in f.f_locals if k != "__firstlineno__")  # 3.13+
+                    local = "globals" if f.f_locals is f.f_globals else names
+                    SEEN.append([cls.__name__, f.f_code.co_name, local, f.f_globals["__name__"]])
+            class Top(Spy):
+                pass
+            def make():
+                limit = 3
+                class Inner(BaseModel):
+                    x: int
+                class Outer(BaseModel):
+                    inner: Inner
+                class Local(Spy):
+                    pass
+                class Manager:
+                    pass
+                return Outer
+            class Holder:
+                class Nested(Spy):
+                    pass
+            Outer = make()
+            def broken():
+                class Broken:
+                    raise ValueError("boom")
+        """,
+    }
+    snippet = """
+        import traceback
+        import app.models as m
+        try:
+            m.broken()
+        except ValueError as error:
+            frames = traceback.extract_tb(error.__traceback__)
+            result["traceback"] = [[f.filename[-13:], f.lineno, f.name] for f in frames]
+        result["outer"] = m.Outer(inner={"x": 1}).model_dump()
+        result["complete"] = m.Outer.__pydantic_complete__
+        result["seen"] = m.SEEN
+    """
+    guard = {"packages": ["app"], "canonical": {"app.db.Manager": {}}}
+    plain, guarded = run_both(tmp_path, files, snippet, guard=guard)
+    assert plain.error is None and guarded.error is None, guarded.error
+    assert plain.result == {
+        "outer": {"inner": {"x": 1}},
+        "complete": True,
+        "traceback": [
+            ["<scenario>", 5, "<module>"],
+            ["app/models.py", 29, "broken"],
+            ["app/models.py", 30, "Broken"],
+        ],
+        "seen": [
+            ["Top", "<module>", "globals", "app.models"],
+            ["Nested", "Holder", ["__module__", "__qualname__"], "app.models"],
+            ["Local", "make", ["Inner", "Outer", "limit"], "app.models"],
+        ],
+    }
+    assert guarded.result == plain.result
+    assert [(e["rule"], e["location"]) for e in guarded.events] == [("SSOT005", "app/models.py:21")]

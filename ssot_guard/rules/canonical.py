@@ -58,6 +58,7 @@ from ._canonical_wrap import (
     unpatch_dataclasses,
     wrapper_in,
 )
+from ._class_statement import Statements, is_statement_code
 
 if TYPE_CHECKING:
     from .._events import Event
@@ -305,15 +306,36 @@ class CanonicalClasses(Participant):
         names = self._by_name
         bad = self._bad
         participant = self
+        statements = Statements()
 
         def __build_class__(func: Any, name: Any, /, *bases: Any, **kwds: Any) -> Any:
-            cls = original(func, name, *bases, **kwds)
-            if (name in names or bad) and participant._active:
-                participant._built(cls, sys._getframe(1))
+            # The class statement runs in a frame that looks like the caller's own (see
+            # _class_statement): pydantic and registries look at that frame.
+            caller = sys._getframe(1)
+            code = statements.code(caller.f_code.co_name)
+            statements.calls.append(functools.partial(original, func, name, *bases, **kwds))
+            try:
+                exec(code, caller.f_globals, caller.f_locals)
+            except BaseException as error:
+                # The traceback goes from the statement into the class, as without the guard.
+                tb = error.__traceback__
+                here = sys._getframe()
+                while tb is not None and (
+                    tb.tb_frame is here or is_statement_code(tb.tb_frame.f_code)
+                ):
+                    tb = tb.tb_next
+                error.__traceback__ = tb
+                raise
+            cls = statements.results.pop()
+            if (name in names or (bad and _has_base_in(cls, bad))) and participant._active:
+                participant._built(cls, caller)
             return cls
 
-        # Under __init_subclass__ and metaclasses, whose warnings name the class statement.
+        # Hidden from warnings' stack levels (__init_subclass__ and metaclasses warn about
+        # the class statement), and named as module-level code: pydantic looks one frame
+        # further back for a PEP 695 class, and treats a <module> frame as module level.
         transparent(__build_class__, "class statement hook")
+        __build_class__.__code__ = __build_class__.__code__.replace(co_name="<module>")
         patch_dataclasses()
         __build_class__.__wrapped__ = original  # type: ignore[attr-defined]
         __build_class__.__doc__ = getattr(original, "__doc__", None)
@@ -671,6 +693,16 @@ class CanonicalClasses(Participant):
                 return frame
             frame = frame.f_back
         return None
+
+
+def _has_base_in(cls: object, classes: dict[int, Any]) -> bool:
+    """Whether a base of *cls* along its MRO is one of *classes* (by ``id``): the class
+    statement's filter while a non-canonical class exists (its subclasses are too)."""
+    try:
+        mro = type.__getattribute__(cls, "__mro__")
+    except TypeError:  # a metaclass returned something else
+        return False
+    return any(id(base) in classes for base in mro[1:])
 
 
 def _location(frame: FrameType | None) -> Location:

@@ -1,0 +1,67 @@
+"""Run a class statement from the guard's ``__build_class__`` hook as if from its own frame.
+
+While canonical names are declared, every class statement calls the guard's hook, a Python
+function. Without care, its frame would sit between the statement and everything the class
+statement runs: the class body, ``__prepare__``, the metaclass and ``__init_subclass__``.
+Code there that looks at the frame defining the class would see the hook's frame instead:
+pydantic reads that frame's locals to resolve forward references to classes defined in the
+same function (``sys._getframe(2)`` in ``ModelMetaclass.__new__``) and treats a ``<module>``
+frame as module level; registries read ``f_globals["__name__"]`` of ``__init_subclass__``'s
+caller. So the hook runs ``__build_class__`` from a one-line code object executed with the
+statement's own globals and locals and named like the statement's code (``exec`` of a code
+object whose constants are C methods of a per-thread call stack and result list: no name is
+looked up, so nothing is added to either namespace). What still differs: ``f_back``,
+``f_lineno`` and the file name of that frame (hidden from ``warnings``, see
+:func:`_frames.transparent`).
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from types import CodeType
+from typing import Any, Final
+
+from .._frames import transparent_filename
+
+_SINK: Final = "\x00ssot_guard sink"
+_NEXT: Final = "\x00ssot_guard next"
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # "'str' object is not callable": replaced below
+    _TEMPLATE: Final[CodeType] = compile(
+        f"{_SINK!r}({_NEXT!r}()())", transparent_filename("class statement"), "exec"
+    )
+_CONSTS: Final = _TEMPLATE.co_consts
+_SINK_AT: Final = _CONSTS.index(_SINK)
+_NEXT_AT: Final = _CONSTS.index(_NEXT)
+
+
+class Statements(threading.local):
+    """Per thread: the pending class-statement calls, their results, and the code objects
+    that run them (``results.append(calls.pop()())``), one per code name.
+
+    The code is built once per name and thread and takes the call from a stack: a class
+    statement inside a class body pushes and pops its own call above the outer one's.
+    """
+
+    def __init__(self) -> None:
+        self.calls: list[Any] = []
+        self.results: list[Any] = []
+        self.codes: dict[str, CodeType] = {}
+
+    def code(self, code_name: str) -> CodeType:
+        """The code to exec with the statement's globals and locals, named *code_name*."""
+        code = self.codes.get(code_name)
+        if code is None:
+            consts = list(_CONSTS)
+            consts[_SINK_AT] = self.results.append
+            consts[_NEXT_AT] = self.calls.pop
+            code = _TEMPLATE.replace(co_name=code_name, co_consts=tuple(consts))
+            self.codes[code_name] = code
+        return code
+
+
+def is_statement_code(code: CodeType) -> bool:
+    """Whether *code* is one made by :meth:`Statements.code` (cut from tracebacks)."""
+    return code.co_filename == _TEMPLATE.co_filename
