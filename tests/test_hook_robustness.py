@@ -804,6 +804,8 @@ _STACKLEVEL_FILES = {
         warnings.warn("old1", DeprecationWarning, stacklevel=1)
         warnings.warn("old2", DeprecationWarning, stacklevel=2)
         warnings.warn("old3", DeprecationWarning, stacklevel=3)
+        import logging
+        logging.getLogger("pkg").warning("log-old", stacklevel=2)
     """,
     "pkg/middle.py": """
         import pkg.old
@@ -819,10 +821,11 @@ _STACKLEVEL_FILES = {
                 warnings.warn("subclass", DeprecationWarning, stacklevel=2)
     """,
     "pkg/db.py": """
-        import warnings
+        import logging, warnings
         class Manager:
             def __init__(self, legacy=None):
                 warnings.warn("init", DeprecationWarning, stacklevel=2)
+                logging.getLogger("pkg").warning("log-init", stacklevel=2)
         class Pool:
             def __new__(cls, *args):
                 warnings.warn("new", DeprecationWarning, stacklevel=2)
@@ -861,7 +864,12 @@ _STACKLEVEL_FILES = {
 
 def test_warning_stack_levels_name_the_same_line_as_without_the_guard(tmp_path: Path) -> None:
     snippet = """
-        import runpy, os
+        import logging, os, runpy
+        class Keep(logging.Handler):
+            def emit(self, record):
+                where = [record.getMessage(), os.path.basename(record.pathname), record.lineno]
+                result.setdefault("logged", []).append(where)
+        logging.getLogger("pkg").addHandler(Keep())
         import driver
         runpy.run_path("script.py", run_name="__main__")
     """
@@ -881,6 +889,9 @@ def test_warning_stack_levels_name_the_same_line_as_without_the_guard(tmp_path: 
         return found
 
     assert plain.error is None and guarded.error is None
+    # logging's stacklevel skips the same frames as warnings' (3.11+).
+    assert plain.result == {"logged": [["log-old", "middle.py", 1], ["log-init", "driver.py", 12]]}
+    assert guarded.result == plain.result
     expected = [
         ("old1", "pkg/old.py", 2),
         ("old2", "pkg/middle.py", 1),  # the importing statement, past importlib's frames
