@@ -41,6 +41,7 @@ import threading
 import types
 import typing
 import weakref
+from _thread import get_ident as _get_ident
 from collections.abc import Iterable, Iterator
 from types import CodeType, FrameType, ModuleType
 from typing import TYPE_CHECKING, Any, Final
@@ -307,15 +308,24 @@ class CanonicalClasses(Participant):
         bad = self._bad
         participant = self
         statements = Statements()
+        current = statements.get
 
         def __build_class__(func: Any, name: Any, /, *bases: Any, **kwds: Any) -> Any:
-            # The class statement runs in a frame that looks like the caller's own (see
-            # _class_statement): pydantic and registries look at that frame.
-            caller = sys._getframe(1)
-            code = statements.code(caller.f_code.co_name)
-            statements.calls.append(functools.partial(original, func, name, *bases, **kwds))
             try:
-                exec(code, caller.f_globals, caller.f_locals)
+                if bases or kwds:
+                    # Bases and keywords bring Python code under the statement (metaclasses,
+                    # __init_subclass__, pydantic's model namespace): it runs from a frame
+                    # that looks like the caller's own (see _class_statement).
+                    caller = sys._getframe(1)
+                    state = current(_get_ident()) or statements.new()
+                    code = state.codes.get(caller.f_code.co_name) or state.code(
+                        caller.f_code.co_name
+                    )
+                    state.calls.append(functools.partial(original, func, name, *bases, **kwds))
+                    exec(code, caller.f_globals, caller.f_locals)
+                    cls = state.results.pop()
+                else:
+                    cls = original(func, name)
             except BaseException as error:
                 # The traceback goes from the statement into the class, as without the guard.
                 tb = error.__traceback__
@@ -326,9 +336,8 @@ class CanonicalClasses(Participant):
                     tb = tb.tb_next
                 error.__traceback__ = tb
                 raise
-            cls = statements.results.pop()
             if (name in names or (bad and _has_base_in(cls, bad))) and participant._active:
-                participant._built(cls, caller)
+                participant._built(cls, sys._getframe(1))
             return cls
 
         # Hidden from warnings' stack levels (__init_subclass__ and metaclasses warn about
