@@ -11,7 +11,7 @@ import runpy
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from importlib.machinery import ModuleSpec
 from types import FrameType, ModuleType
 from typing import TYPE_CHECKING, Any, Final
@@ -114,6 +114,8 @@ class Guard:
         self._participants: list[Participant] = []
         #: Enabled participants overriding each hook (see :meth:`_refresh_hooks`).
         self._spec_hooks: tuple[Participant, ...] = ()
+        #: The names any of them answers for (``None``: every name).
+        self._spec_names: Container[str] | None = None
         self._before_hooks: tuple[Participant, ...] = ()
         self._after_hooks: tuple[Participant, ...] = ()
         self._internal_errors: dict[str, str] = {}
@@ -456,6 +458,10 @@ class Guard:
         """
         active = [p for p in self._participants if p.enabled]
         self._spec_hooks = tuple(p for p in active if _uses(p, "find_spec"))
+        # One participant answers for module aliases (the compat shims): its names filter
+        # the calls; with several, every name goes to them.
+        hooks = self._spec_hooks
+        self._spec_names = hooks[0].spec_names if len(hooks) == 1 else None
         self._before_hooks = tuple(p for p in active if _uses(p, "before_exec"))
         self._after_hooks = tuple(p for p in active if _uses(p, "after_exec"))
 

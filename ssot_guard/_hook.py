@@ -155,7 +155,12 @@ class GuardFinder:
                 return None
         finding.add(fullname)
         try:
-            spec = guard._participant_spec(fullname, path, target) if guard._spec_hooks else None
+            names = guard._spec_names
+            spec = (
+                guard._participant_spec(fullname, path, target)
+                if guard._spec_hooks and (names is None or fullname in names)
+                else None
+            )
             if spec is None:
                 for finder in finders:
                     find = getattr(finder, "find_spec", None)

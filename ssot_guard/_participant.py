@@ -8,6 +8,7 @@ user's import.
 
 from __future__ import annotations
 
+from collections.abc import Container
 from importlib.machinery import ModuleSpec
 from types import ModuleType
 from typing import TYPE_CHECKING, ClassVar
@@ -24,6 +25,9 @@ class Participant:
     feature: ClassVar[str] = "participant"
     #: Set when the participant is disabled after an internal error.
     enabled: bool = True
+    #: The module names :meth:`find_spec` can answer for (a live container), or ``None``
+    #: for any: the finder asks only for these, a membership test per import.
+    spec_names: Container[str] | None = None
 
     def __init__(self, guard: Guard) -> None:
         self.guard = guard

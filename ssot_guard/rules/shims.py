@@ -213,6 +213,8 @@ class CompatShims(Participant):
         self._aliased: dict[str, ModuleType] = {}
         #: ids of the blank modules created for alias specs (their body is ours).
         self._alias_blanks: set[int] = set()
+        #: The finder asks find_spec only about old names (a dict lookup per import).
+        self.spec_names = self._shims
         self._resolving = _Resolving()
         # The guard's live severity table (the repeat fast path reads it directly;
         # ``set_severity`` and ``severities()`` update this same dict).
