@@ -3,7 +3,8 @@
 Generates a first-party application of a few thousand modules (packages, classes with
 methods, functions, constants, imports between modules) into a temporary folder, then runs
 alternating fresh interpreters that import a realistic stdlib set plus the whole application,
-without and with ``ssot_guard.install(mode="warn")`` (every rule on). The CPU time of each
+without and with ``ssot_guard.install(**SETTINGS)`` (every rule on, a canonical class and a
+shim declared). The CPU time of each
 child (user + sys, from ``resource.getrusage(RUSAGE_CHILDREN)``) is compared; the median
 of the per-pair ratios is the result. Budget: <= 1.03.
 
@@ -145,11 +146,22 @@ def generate(root: Path, modules: int, seed: int = 1) -> int:
     return count + 1
 
 
+#: The guarded child's configuration: every rule on, a canonical singleton class and a
+#: shim declared (as a configured project has them), so the class-statement hook and the
+#: shim's module hook are in place; neither is violated, so no event is emitted.
+SETTINGS = {
+    "mode": "warn",
+    "packages": [PACKAGE],
+    "canonical": {f"{PACKAGE}.core.Settings": {"singleton": True}},
+    "shims": {f"{PACKAGE}.pkg0.mod0.old_helper": f"{PACKAGE}.pkg0.mod0.helper0"},
+}
+
 CHILD = """
 import sys
+SETTINGS = {settings!r}
 if sys.argv[1] == "installed":  # diagnostics: importing and installing the guard, nothing else
     import ssot_guard
-    ssot_guard.install(mode="warn", packages=[{package!r}])
+    ssot_guard.install(**SETTINGS)
     ssot_guard.uninstall()
 elif sys.argv[1] == "floor":  # diagnostics: the mechanism alone (see FLOOR)
     import ssot_floor
@@ -157,7 +169,7 @@ elif sys.argv[1] == "spec-floor":  # diagnostics: a mechanism without loader pro
     import ssot_spec_floor
 if sys.argv[1] in ("guard", "core"):
     import ssot_guard
-    guard = ssot_guard.install(mode="warn", packages=[{package!r}])
+    guard = ssot_guard.install(**SETTINGS)
     if sys.argv[1] == "core":  # diagnostics: the recorder alone, without the rule families
         for participant in guard._participants:
             participant.uninstall()
@@ -256,7 +268,7 @@ class _Spec(ModuleSpec):
 def write_child(root: Path) -> Path:
     stdlib = "\n".join(f"import {name}" for name in STDLIB)
     path = root / "child.py"
-    path.write_text(CHILD.format(package=PACKAGE, stdlib=stdlib))
+    path.write_text(CHILD.format(package=PACKAGE, stdlib=stdlib, settings=SETTINGS))
     # A module, not code exec'd into the child's __main__: that measured 4-8 % slower
     # for the same code (cause not found).
     (root / "ssot_floor.py").write_text(FLOOR)
@@ -303,7 +315,7 @@ MEMORY_CHILD = """
 import gc, json, sys, tracemalloc
 import ssot_guard
 tracemalloc.start(1)
-guard = ssot_guard.install(mode="warn", packages=[{package!r}])
+guard = ssot_guard.install(**{settings!r})
 {stdlib}
 import {package}
 gc.collect()
@@ -346,7 +358,7 @@ def instructions(python: str, child: Path, modes: tuple[str, ...]) -> dict[str, 
 def memory_per_record(python: str, root: Path) -> tuple[int, float]:
     stdlib = "\n".join(f"import {name}" for name in STDLIB)
     script = root / "memory_child.py"
-    script.write_text(MEMORY_CHILD.format(package=PACKAGE, stdlib=stdlib))
+    script.write_text(MEMORY_CHILD.format(package=PACKAGE, stdlib=stdlib, settings=SETTINGS))
     out = subprocess.run(
         [python, str(script)],
         cwd=root,
