@@ -8,8 +8,9 @@ rounds, best round kept):
   cost per call after the first report (budget: under 2 µs);
 * a singleton canonical class whose ``__new__`` hands back the cached instance: the extra
   cost per call of the singleton check;
-* class statements, at module level and inside a function: what the ``__build_class__``
-  hook adds to every class statement while canonical names are declared.
+* class statements, at module level, inside a function and with a base class: what the
+  ``__build_class__`` hook adds to every class statement while canonical names are declared
+  (one with a base also runs from a frame like its own, see ``rules/_class_statement.py``).
 
 Run: ``python benchmarks/instantiation.py [--calls N] [--rounds R]``. Prints µs per call,
 the ratio and the extra µs, and exits non-zero when a budget is exceeded.
@@ -24,6 +25,7 @@ import time
 import types
 import warnings
 from collections.abc import Callable
+from types import CodeType
 from typing import Any
 
 SOURCE = """
@@ -64,19 +66,32 @@ def _loop(cls: Callable[..., object], calls: int) -> float:
     return (time.perf_counter() - started) / calls
 
 
-#: 100 small module-level class statements.
+#: 100 small module-level class statements, without and with a base class.
 CLASSES = compile(
     "\n".join(f"class K{i}:\n    x = {i}\n" for i in range(100)), "<bench_app.classes>", "exec"
 )
+BASED = compile(
+    "class Base:\n    pass\n" + "\n".join(f"class K{i}(Base):\n    x = {i}\n" for i in range(100)),
+    "<bench_app.based>",
+    "exec",
+)
 
 
-def _module_classes(_cls: object, calls: int) -> float:
-    """Seconds per module-level class statement."""
+def _statements(code: CodeType, calls: int) -> float:
+    """Seconds per module-level class statement of *code* (100 of them)."""
     rounds = max(1, calls // 100)
     started = time.perf_counter()
     for _ in range(rounds):
-        exec(CLASSES, {"__name__": "bench_app.classes"})
+        exec(code, {"__name__": "bench_app.classes"})
     return (time.perf_counter() - started) / (rounds * 100)
+
+
+def _module_classes(_cls: object, calls: int) -> float:
+    return _statements(CLASSES, calls)
+
+
+def _based_classes(_cls: object, calls: int) -> float:
+    return _statements(BASED, calls)
 
 
 def _local_class() -> type:
@@ -125,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         "singleton, cached instance": (app.Settings, _loop0),
         "class statement, module level": (None, _module_classes),
         "class statement, in a function": (None, _function_classes),
+        "class statement with a base": (None, _based_classes),
     }
     best: dict[tuple[str, bool], float] = {}
     with warnings.catch_warnings():
