@@ -59,8 +59,17 @@ def only(out: Outcome, rule: str) -> dict[str, Any]:
 def test_duplicate_defined_after_install_and_instantiated_in_its_own_body(
     tmp_path: Path,
 ) -> None:
-    out = run(tmp_path, FILES, "import legacy.eager", guard={"canonical": CANON})
+    snippet = """
+        import dataclasses
+        patched = lambda: dataclasses._set_new_attribute.__module__ != "dataclasses"
+        # Every dataclass pays a patched call: only once an __init__ wrapper needs it.
+        result["patched"] = [patched()]
+        import legacy.eager
+        result["patched"].append(patched())
+    """
+    out = run(tmp_path, FILES, snippet, guard={"canonical": CANON})
     assert out.error is None, out.error
+    assert out.result == {"patched": [False, True]}
     assert out.rules() == ["SSOT005", "SSOT004"]
     definition = only(out, "SSOT005")
     assert definition["subject"] == "legacy.eager.DatabaseManager"

@@ -11,9 +11,10 @@ Which method is wrapped, and why:
   one argument"; ``update_one_slot``'s ``tp_new_wrapper`` special case).
 * The wrapper is installed right after the class statement (``manager = DatabaseManager()``
   on the next line must be seen), i.e. before class decorators run. ``@dataclass`` only
-  generates ``__init__`` when ``'__init__' not in cls.__dict__``: while the guard is installed
-  ``dataclasses._set_new_attribute`` is wrapped so that a generated ``__init__`` becomes the
-  class's own ``__init__`` *under* the wrapper (:func:`patch_dataclasses`).
+  generates ``__init__`` when ``'__init__' not in cls.__dict__``: from the first ``__init__``
+  wrapper until uninstall, ``dataclasses._set_new_attribute`` is wrapped so that a generated
+  ``__init__`` becomes the class's own ``__init__`` *under* the wrapper
+  (:func:`patch_dataclasses`).
 
 Transparency: the wrapper continues with exactly what the class would have run (its own
 method, else the next one along the MRO of the instantiated class), reproduces CPython's
@@ -311,6 +312,10 @@ def install_wrapper(cls: type, check: Check | None, created: Created | None) -> 
     namespace = type.__getattribute__(cls, "__dict__")
     wrapper: Wrapper
     if type.__getattribute__(cls, "__new__") is _OBJECT_NEW:
+        # A class decorator runs after the wrapper went in: let @dataclass put its __init__
+        # under it. Patched from the first such wrapper on, not at install: every
+        # dataclass of the program pays the patched call.
+        patch_dataclasses()
         wrapper = InitWrapper(cls, namespace.get("__init__", ABSENT), check, created)
         descriptor: object = wrapper.function
     else:

@@ -55,7 +55,6 @@ from ._canonical_api import DECLARED, merge
 from ._canonical_wrap import (
     WrapRecord,
     install_wrapper,
-    patch_dataclasses,
     unpatch_dataclasses,
     wrapper_in,
 )
@@ -345,7 +344,6 @@ class CanonicalClasses(Participant):
         # further back for a PEP 695 class, and treats a <module> frame as module level.
         transparent(__build_class__, "class statement hook")
         __build_class__.__code__ = __build_class__.__code__.replace(co_name="<module>")
-        patch_dataclasses()
         __build_class__.__wrapped__ = original  # type: ignore[attr-defined]
         __build_class__.__doc__ = getattr(original, "__doc__", None)
         self._build_original = original
