@@ -155,12 +155,11 @@ class GuardFinder:
                 return None
         finding.add(fullname)
         try:
-            names = guard._spec_names
-            spec = (
-                guard._participant_spec(fullname, path, target)
-                if guard._spec_hooks and (names is None or fullname in names)
-                else None
-            )
+            spec = None
+            if guard._spec_hooks:
+                names = guard._spec_names
+                if names is None or fullname in names:
+                    spec = guard._participant_spec(fullname, path, target)
             if spec is None:
                 for finder in finders:
                     find = getattr(finder, "find_spec", None)

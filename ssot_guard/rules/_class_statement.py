@@ -57,15 +57,13 @@ class ThreadStatements:
         self.results: deque[Any] = deque()
         self.codes: dict[str, CodeType] = {}
 
-    def code(self, code_name: str) -> CodeType:
-        """The code to exec with the statement's globals and locals, named *code_name*."""
-        code = self.codes.get(code_name)
-        if code is None:
-            consts = list(_CONSTS)
-            consts[_SINK_AT] = self.results.append
-            consts[_NEXT_AT] = self.calls.pop
-            code = _TEMPLATE.replace(co_name=code_name, co_consts=tuple(consts))
-            self.codes[code_name] = code
+    def build(self, code_name: str) -> CodeType:
+        """Make and keep in :attr:`codes` the code to exec with the statement's globals and
+        locals, named *code_name* (the hook looks in :attr:`codes` first)."""
+        consts = list(_CONSTS)
+        consts[_SINK_AT] = self.results.append
+        consts[_NEXT_AT] = self.calls.pop
+        code = self.codes[code_name] = _TEMPLATE.replace(co_name=code_name, co_consts=tuple(consts))
         return code
 
 
@@ -79,5 +77,5 @@ class Statements(dict[int, ThreadStatements]):
 
 
 def is_statement_code(code: CodeType) -> bool:
-    """Whether *code* is one made by :meth:`Statements.code` (cut from tracebacks)."""
+    """Whether *code* is one made by :meth:`ThreadStatements.build` (cut from tracebacks)."""
     return code.co_filename == _TEMPLATE.co_filename

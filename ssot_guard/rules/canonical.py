@@ -316,10 +316,9 @@ class CanonicalClasses(Participant):
                     # __init_subclass__, pydantic's model namespace): it runs from a frame
                     # that looks like the caller's own (see _class_statement).
                     caller = sys._getframe(1)
+                    code_name = caller.f_code.co_name
                     state = current(_get_ident()) or statements.new()
-                    code = state.codes.get(caller.f_code.co_name) or state.code(
-                        caller.f_code.co_name
-                    )
+                    code = state.codes.get(code_name) or state.build(code_name)
                     state.calls.append(functools.partial(original, func, name, *bases, **kwds))
                     exec(code, caller.f_globals, caller.f_locals)
                     cls = state.results.pop()
